@@ -9,6 +9,6 @@
 from .cnn import GridCNN
 from .conv import PeriodicConv
 from .pooling import GlobalPool, LocalPool, binomial_filter
-from .translations import GridField, Translations
+from .translations import GridField, Translations, shift_each
 
-__all__ = ["Translations", "GridField", "PeriodicConv", "LocalPool", "GlobalPool", "GridCNN", "binomial_filter"]
+__all__ = ["Translations", "GridField", "PeriodicConv", "LocalPool", "GlobalPool", "GridCNN", "binomial_filter", "shift_each"]

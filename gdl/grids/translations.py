@@ -24,7 +24,7 @@ import torch
 from gdl.core import FieldType, Group, GroupElement
 from gdl.core.group import as_long_vector
 
-__all__ = ["Translations", "GridField", "spatial_shape_name"]
+__all__ = ["Translations", "GridField", "spatial_shape_name", "shift_each"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,3 +153,26 @@ class GridField(FieldType):
         self.validate(value)
         shifts = tuple(int(t) // self.stride for t in g.data)
         return torch.roll(value, shifts=shifts, dims=self.spatial_dims)
+
+
+def shift_each(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Cyclically shift every item of a batch by its own vector: ``out[n] = roll(x[n], shifts[n])``.
+
+    Args:
+        x: ``[N, C, *spatial]`` grid tensor.
+        shifts: ``[N, ndim]`` integer shifts (ndim = number of spatial axes).
+
+    Returns:
+        ``[N, C, *spatial]``, computed with one ``gather`` per spatial axis.
+    """
+    ndim = x.dim() - 2
+    if shifts.shape != (x.shape[0], ndim):
+        raise ValueError(f"shifts must have shape [{x.shape[0]}, {ndim}] for x of shape {list(x.shape)}, "
+                         f"got {list(shifts.shape)}")
+    for axis in range(ndim):
+        dim, size = 2 + axis, x.shape[2 + axis]
+        source = (torch.arange(size, device=x.device) - shifts[:, axis : axis + 1].to(x.device)) % size  # [N, size]
+        view = [x.shape[0]] + [1] * (x.dim() - 1)
+        view[dim] = size
+        x = torch.gather(x, dim, source.view(view).expand_as(x))
+    return x

@@ -1,0 +1,30 @@
+"""One way to make a report figure (headless matplotlib, PNG)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["saved_figure"]
+
+
+@contextlib.contextmanager
+def saved_figure(path: str | Path, figsize: tuple[float, float] = (5.0, 3.5), ncols: int = 1) -> Iterator:
+    """Yield matplotlib axes; on exit add a grid and legend, save ``path`` as a 120-dpi PNG and close."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False)
+    try:
+        yield axes[0, 0] if ncols == 1 else list(axes[0])
+        for axis in axes.flat:
+            axis.grid(alpha=0.3)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend()
+        figure.tight_layout()
+        figure.savefig(path, dpi=120)
+    finally:
+        plt.close(figure)

@@ -1,0 +1,57 @@
+"""Checkpoints that survive interrupted writes and load without executing code.
+
+:func:`save_checkpoint` writes to a temporary file in the same directory,
+flushes it to disk and renames it over the target with ``os.replace`` (atomic
+on POSIX and Windows), so a crash mid-write leaves the previous checkpoint
+intact. :func:`load_checkpoint` always uses ``torch.load(weights_only=True)``,
+which unpickles only tensors and plain containers: a checkpoint file cannot
+run code on the machine that opens it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["save_checkpoint", "load_checkpoint", "write_atomic"]
+
+
+def write_atomic(path: str | os.PathLike, write: Any) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Atomically save ``state`` (tensors, state dicts, numbers, strings, lists, dicts)."""
+    return write_atomic(path, lambda file: torch.save(state, file))
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` (no arbitrary code execution)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def write_json_lines(path: str | os.PathLike, records: list[dict[str, Any]]) -> Path:
+    """Atomically (re)write ``records`` as one JSON object per line."""
+    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records)
+    return write_atomic(path, lambda file: file.write(text.encode()))
