@@ -36,6 +36,7 @@ run: install
 	$(BIN)/gdl reproduce --quick
 
 test: install-test
+	$(BIN)/python -m ruff check gdl tests benchmarks
 	$(BIN)/python -m pytest
 
 clean:

@@ -4,8 +4,18 @@ import pytest
 import torch
 from toys import OddPeriodicConv, SignField, SignFlip
 
-from gdl.core import (Blueprint, EquivariantModule, InvariantLinear, Pointwise, ProductGroup, TrivialField,
-                      TupleField, common_subgroup, registry, seeded)
+from gdl.core import (
+    Blueprint,
+    EquivariantModule,
+    InvariantLinear,
+    Pointwise,
+    ProductGroup,
+    TrivialField,
+    TupleField,
+    common_subgroup,
+    registry,
+    seeded,
+)
 from gdl.grids import GlobalPool, GridField, LocalPool, PeriodicConv, Translations
 from gdl.testing import assert_equivariant, equivariance_error
 

@@ -19,7 +19,8 @@ to appear inside some registered example, so nothing escapes measurement.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ClassVar, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import torch
 from torch import nn

@@ -11,7 +11,7 @@ approximately, because strided pooling aliases.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

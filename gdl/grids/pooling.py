@@ -19,7 +19,7 @@ from math import comb
 import torch
 import torch.nn.functional as F
 
-from gdl.core import EquivariantModule, TrivialField, seeded
+from gdl.core import EquivariantModule, TrivialField
 
 from .conv import as_grid_field, check_grid_extent
 from .translations import GridField, Translations
