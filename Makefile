@@ -10,7 +10,7 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar off
+PIP_INSTALL := $(BIN)/python -m pip --disable-pip-version-check install --progress-bar off
 
 .PHONY: run test install install-test clean
 
@@ -18,15 +18,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.torch: | $(BIN)/python
-	$(PIP) install $(TORCH_INDEX) "$(TORCH)"
+	$(PIP_INSTALL) $(TORCH_INDEX) "$(TORCH)"
 	touch $@
 
 $(VENV)/.installed: setup.cfg pyproject.toml $(VENV)/.torch
-	$(PIP) install -e ".[data]"
+	$(PIP_INSTALL) -e ".[data]"
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(PIP) install -e ".[data,test,notebooks]"
+	$(PIP_INSTALL) -e ".[data,test,notebooks]"
 	touch $@
 
 install: $(VENV)/.installed
