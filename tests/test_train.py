@@ -98,3 +98,14 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_progress_bar_does_not_change_the_run(tmp_path):
+    """The shuffle depends on (seed, epoch) only, not on how the batches are iterated or displayed."""
+    runs = []
+    for progress in (False, True):
+        config = TrainConfig(epochs=2, batch_size=16, lr=1e-2, seed=3, device="cpu", progress=progress)
+        trainer = Trainer(_model(), classification_step, _data(), config=config)
+        trainer.fit()
+        runs.append([p.detach().clone() for p in trainer.model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))

@@ -148,9 +148,16 @@ class Trainer:
 
     # -- loops ---------------------------------------------------------------------
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        """Batches of ``dataset``; training order is a permutation drawn from ``(seed, epoch)`` alone."""
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.epoch)
-        size = self.config.batch_size if train else self.config.eval_batch_size
-        return DataLoader(dataset, batch_size=size, shuffle=train, generator=generator, collate_fn=self.collate_fn)
+        # The loader gets its own generator too: creating an iterator then never draws from torch's global RNG,
+        # which the model (dropout) uses.
+        if not train:
+            return DataLoader(dataset, batch_size=self.config.eval_batch_size, collate_fn=self.collate_fn,
+                              generator=generator)
+        order = torch.randperm(len(dataset), generator=generator).tolist()
+        return DataLoader(dataset, batch_size=self.config.batch_size, sampler=order, collate_fn=self.collate_fn,
+                          generator=generator)
 
     def _run_epoch(self, dataset: Dataset, train: bool, description: str) -> dict[str, float]:
         self.model.train(train)
@@ -158,7 +165,7 @@ class Trainer:
         count = 0
         batches = self._loader(dataset, train)
         if self.config.progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             batches = tqdm(batches, desc=description, leave=False, dynamic_ncols=True, mininterval=0.5,
                            disable=None)  # None: no bar when stderr is not a terminal
