@@ -3,12 +3,12 @@
 Nothing here depends on torch-geometric, e3nn or geoopt; every domain builds on it.
 """
 
-from .field import FieldType, ProductField, TrivialField, TupleField
+from .field import FieldType, ProductField, RecordField, TrivialField, TupleField
 from .group import Group, GroupElement, ProductGroup, common_subgroup
 from .module import Blueprint, EquivariantModule, InvariantLinear, Pointwise, registry, seeded
 
 __all__ = [
     "Group", "GroupElement", "ProductGroup", "common_subgroup",
-    "FieldType", "TrivialField", "TupleField", "ProductField",
+    "FieldType", "TrivialField", "TupleField", "ProductField", "RecordField",
     "EquivariantModule", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
 ]

@@ -24,7 +24,7 @@ import torch
 
 from .group import Group, GroupElement, ProductGroup
 
-__all__ = ["FieldType", "TrivialField", "TupleField", "ProductField"]
+__all__ = ["FieldType", "TrivialField", "TupleField", "ProductField", "RecordField"]
 
 
 class FieldType(abc.ABC):
@@ -158,3 +158,59 @@ class ProductField(FieldType):
         if not isinstance(subgroup, ProductGroup) or len(subgroup.factors) != len(self.fields):
             raise TypeError(f"cannot restrict {self!r} to {subgroup!r}: expected a product of {len(self.fields)} groups")
         return ProductField(tuple(f.restrict(h) for f, h in zip(self.fields, subgroup.factors)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordField(FieldType):
+    """A record of named values (a dict, or an object such as a torch-geometric ``Data``), each with its own action.
+
+    ``RecordField({"pos": PointField(E3), "vel": VectorField(E3)})`` moves a
+    ``Data`` by rotating and translating ``data.pos`` and rotating ``data.vel``;
+    entries that are not named are invariant and left as they are. The value is
+    copied (``.clone()`` for objects, a new dict for dicts), never modified.
+
+    Args:
+        fields: a mapping from entry name to field type; all share one group.
+    """
+
+    fields: tuple[tuple[str, FieldType], ...]
+
+    def __init__(self, fields):
+        items = tuple(sorted(dict(fields).items()))
+        if not items:
+            raise ValueError("RecordField needs at least one named field")
+        groups = {field.group for _, field in items}
+        if len(groups) != 1:
+            raise TypeError(f"all entries of a RecordField must share one group, got {sorted(map(repr, groups))}")
+        object.__setattr__(self, "fields", items)
+
+    @property
+    def group(self) -> Group:  # type: ignore[override]
+        return self.fields[0][1].group
+
+    @staticmethod
+    def _get(value: Any, key: str) -> Any:
+        return value.get(key) if isinstance(value, dict) else getattr(value, key, None)
+
+    def validate(self, value: Any) -> None:
+        for key, field in self.fields:
+            entry = self._get(value, key)
+            if entry is None:
+                raise ValueError(f"{type(self).__name__} expects an entry {key!r}, which the given "
+                                 f"{type(value).__name__} does not have")
+            field.validate(entry)
+
+    def transform(self, value: Any, g: GroupElement) -> Any:
+        self.group.check(g)
+        self.validate(value)
+        moved = dict(value) if isinstance(value, dict) else value.clone()
+        for key, field in self.fields:
+            entry = field.transform(self._get(value, key), g)
+            if isinstance(moved, dict):
+                moved[key] = entry
+            else:
+                setattr(moved, key, entry)
+        return moved
+
+    def restrict(self, subgroup: Group) -> "RecordField":
+        return RecordField({key: field.restrict(subgroup) for key, field in self.fields})

@@ -64,7 +64,7 @@ class GroupElement:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GroupElement):
             return NotImplemented
-        return self.group.contains(other) and tensors_equal(self.data, other.data)
+        return self.group.contains(other) and self.group.equal(self, other)
 
     __hash__ = None  # mutable tensor payloads: elements are not dictionary keys
 
@@ -107,6 +107,10 @@ class Group(abc.ABC):
     def elements(self) -> list[GroupElement]:
         """Every element, for finite groups; infinite groups raise ``TypeError``."""
         raise TypeError(f"{self!r} is infinite (order {self.order}); it has no element list, use sample()")
+
+    def equal(self, a: GroupElement, b: GroupElement) -> bool:
+        """Whether two elements are the same; exact by default, within round-off for continuous groups."""
+        return tensors_equal(a.data, b.data)
 
     def describe(self, g: GroupElement) -> str:
         """A short human-readable form of ``g.data`` (used in error messages)."""
@@ -209,6 +213,9 @@ class ProductGroup(Group):
         for factor in self.factors:
             tuples = [t + (g,) for t in tuples for g in factor.elements()]
         return [self._element(t) for t in tuples]
+
+    def equal(self, a: GroupElement, b: GroupElement) -> bool:
+        return all(x == y for x, y in zip(a.data, b.data))
 
     def describe(self, g: GroupElement) -> str:
         return "(" + ", ".join(f.describe(x) for f, x in zip(self.factors, g.data)) + ")"
