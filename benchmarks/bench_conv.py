@@ -1,6 +1,6 @@
 """PeriodicConv against torch's own circular and zero-padded Conv2d (forward + backward).
 
-Run: ``python benchmarks/conv_bench.py [--device cuda]``.
+Run: ``python benchmarks/bench_conv.py [--device cuda]``.
 """
 
 from __future__ import annotations
