@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="override the learning rate")
     train.add_argument("--run-dir", type=Path, help="checkpoint and metrics folder (default runs/NAME-MODEL)")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if a checkpoint exists")
+    train.add_argument("--amp", action="store_true", help="bfloat16 autocast for forward and loss")
+    train.add_argument("--compile", action="store_true", help="train the torch.compile'd model")
+    train.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="also checkpoint every STEPS steps")
     _add_common(train)
     return parser
 
@@ -70,8 +73,10 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Train one model; under ``torchrun`` every rank runs this and rank 0 reports."""
     from gdl.experiments import Settings, get_experiment
-    from gdl.train import Trainer
+    from gdl.train import CheckpointError, Trainer, shutdown
+    from gdl.train.distributed import DeviceUnavailableError
 
     try:
         experiment = get_experiment(args.name)
@@ -84,18 +89,25 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     settings = Settings(quick=args.quick, seed=args.seed, device=args.device, progress=not args.no_progress)
     task = experiment.task(model, settings)
-    overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))
-                 if value is not None}
-    config = dataclasses.replace(task.config, **overrides)
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                 "checkpoint_every": args.checkpoint_every, "amp": args.amp or None, "compile": args.compile or None}
+    config = dataclasses.replace(task.config, **{k: v for k, v in overrides.items() if v is not None})
     run_dir = args.run_dir or Path("runs") / f"{args.name}-{model}"
-    trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=config,
-                      run_dir=run_dir, collate_fn=task.collate_fn)
-    if not args.no_resume and trainer.resume():
-        print(f"resumed {run_dir / 'checkpoint.pt'} at epoch {trainer.epoch}")
-    for record in trainer.fit(resume=False):
-        print(" ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                       for key, value in record.items()))
-    print(f"checkpoint: {trainer.checkpoint_path}\nmetrics: {trainer.metrics_path}")
+    try:
+        trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=config,
+                          run_dir=run_dir, collate_fn=task.collate_fn)
+        report = print if trainer.context.is_main else (lambda *a, **k: None)
+        if not args.no_resume and trainer.resume():
+            report(f"resumed {run_dir / 'checkpoint.pt'} at epoch {trainer.epoch}, step {trainer.step}")
+        for record in trainer.fit(resume=False):
+            report(" ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                            for key, value in record.items()))
+        report(f"checkpoint: {trainer.checkpoint_path}\nmetrics: {trainer.metrics_path}")
+    except (CheckpointError, DeviceUnavailableError, ValueError) as error:
+        print(f"gdl train: {error}", file=sys.stderr)
+        return 2
+    finally:
+        shutdown()
     return 0
 
 

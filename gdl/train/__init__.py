@@ -1,7 +1,9 @@
-"""The one trainer, checkpoints and training helpers (domain-agnostic)."""
+"""The one trainer, checkpoints, data parallelism (domain-agnostic)."""
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_atomic
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_atomic
+from .distributed import DistributedContext, init_distributed, shutdown
 from .trainer import TrainConfig, Trainer, classification_step, count_parameters, move_to, resolve_device
 
 __all__ = ["Trainer", "TrainConfig", "classification_step", "count_parameters", "move_to", "resolve_device",
-           "save_checkpoint", "load_checkpoint", "write_atomic"]
+           "save_checkpoint", "load_checkpoint", "write_atomic", "CheckpointError", "DistributedContext",
+           "init_distributed", "shutdown"]

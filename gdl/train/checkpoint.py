@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "write_atomic"]
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "write_atomic", "write_json_lines"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: unreadable, truncated, unsafe, or written for another model."""
 
 
 def write_atomic(path: str | os.PathLike, write: Any) -> Path:
@@ -48,7 +53,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(f"{path} holds objects other than tensors and plain containers; gdl loads checkpoints "
+                              f"with weights_only=True and refuses it ({str(error).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is unreadable (truncated or corrupted?): {error}") from None
 
 
 def write_json_lines(path: str | os.PathLike, records: list[dict[str, Any]]) -> Path:

@@ -1,18 +1,27 @@
-"""The one trainer: seeded, device-aware, resumable, with JSON-lines metrics.
+"""The one trainer: seeded, device-aware, distributed, resumable, with JSON-lines metrics.
 
 An experiment supplies a model, data sets and a *step function*
 ``loss_fn(model, batch) -> {"loss": tensor, "accuracy": tensor, ...}`` giving
 batch means; the trainer owns everything else: the optimiser, batching, the
-device, the progress bar, metrics and checkpoints. It knows no domain.
+device, data parallelism, mixed precision, compilation, the progress bar,
+metrics and checkpoints. It knows no domain.
 
-Reproducibility: the model is initialised by the caller (seed it); each
-epoch's shuffle is drawn from a generator seeded by ``(seed, epoch)`` and the
-global RNG state is checkpointed, so a run resumed from the checkpoint of
-epoch e continues exactly as the uninterrupted run would have.
+Determinism. The training order of epoch e is the permutation that
+``DistributedSampler(seed, epoch=e)`` draws, shared by all ranks and sharded
+among them; before step s of epoch e, rank r seeds torch's RNG with a hash of
+(seed, e, s, r), so dropout and every other random draw depend on nothing
+else. A run resumed from any checkpoint, also one written mid-epoch, therefore
+continues exactly as the uninterrupted run would have (on the same hardware).
+
+Data parallelism. Under ``torchrun`` each of the K ranks takes ``batch_size /
+K`` samples of every global batch and DDP averages the gradients, so one step
+equals a single-process step on the same global batch. Metrics are summed
+over ranks; only rank 0 writes checkpoints and metrics.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -21,11 +30,21 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .checkpoint import load_checkpoint, save_checkpoint, write_json_lines
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json_lines
+from .distributed import (
+    DistributedContext,
+    all_reduce_min,
+    all_reduce_sums,
+    barrier,
+    init_distributed,
+    resolve_device,
+    world_size_from_environment,
+)
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device", "move_to", "batch_size_of", "classification_step", "count_parameters", "LossFn"]
+__all__ = ["TrainConfig", "Trainer", "resolve_device", "move_to", "batch_size_of", "classification_step",
+           "count_parameters", "LossFn"]
 
 LossFn = Callable[[nn.Module, Any], dict[str, torch.Tensor]]
 
@@ -36,11 +55,16 @@ class TrainConfig:
 
     Attributes:
         epochs: passes over the training set.
-        batch_size: training batch size (evaluation uses ``eval_batch_size``).
-        lr, weight_decay: Adam(W) settings (used when no optimiser factory is given).
-        seed: seeds the shuffling of every epoch.
+        batch_size: the global training batch (split evenly over ranks under torchrun).
+        eval_batch_size: per-rank evaluation batch.
+        lr, weight_decay: AdamW settings (used when no optimiser factory is given).
+        seed: seeds the order of every epoch and the randomness of every step.
         device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
-        progress: show a tqdm bar per epoch.
+        progress: show a tqdm bar per epoch (rank 0, terminals only).
+        amp: run forward and loss under bfloat16 autocast (optimiser state stays float32).
+        compile: wrap the model in ``torch.compile`` for training.
+        grad_clip: clip the global gradient norm to this value.
+        checkpoint_every: also checkpoint every this many steps inside an epoch (``None``: at epoch ends only).
     """
 
     epochs: int = 10
@@ -51,16 +75,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
-
-
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → ``cuda`` when available, else ``cpu``; anything else is passed to ``torch.device``."""
-    if str(name) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available on this machine")
-    return device
+    amp: bool = False
+    compile: bool = False
+    grad_clip: float | None = None
+    checkpoint_every: int | None = None
 
 
 def move_to(batch: Any, device: torch.device) -> Any:
@@ -87,11 +105,19 @@ def batch_size_of(batch: Any) -> int:
     raise TypeError(f"cannot tell the batch size of a {type(batch).__name__}")
 
 
+def step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
+    """The RNG seed of one training step: a fixed mixing of (seed, epoch, step, rank) into 63 bits."""
+    value = seed
+    for part in (epoch, step, rank):
+        value = (value * 6364136223846793005 + part * 1442695040888963407 + 1) % (1 << 63)
+    return value
+
+
 class Trainer:
-    """Fit a model with one loss function; checkpoint and log every epoch.
+    """Fit a model with one loss function; checkpoint and log.
 
     Args:
-        model: the network (moved to the configured device).
+        model: the network (moved to the device; wrapped in DDP under torchrun).
         loss_fn: ``loss_fn(model, batch)`` → dict of batch-mean scalars with a ``"loss"`` key.
         train_set: a map-style dataset.
         val_set: evaluated after every epoch when given.
@@ -106,7 +132,15 @@ class Trainer:
                  optimizer_factory: Callable[[Any], torch.optim.Optimizer] | None = None,
                  run_dir: str | Path | None = None, collate_fn: Callable | None = None):
         self.config = config or TrainConfig()
-        self.device = resolve_device(self.config.device)
+        world = world_size_from_environment()  # checked before joining the process group, so every rank fails fast
+        if len(train_set) < world:
+            raise ValueError(f"{world} processes need at least {world} training samples (one per rank), "
+                             f"but the training set has {len(train_set)}")
+        if self.config.batch_size % world:
+            raise ValueError(f"the global batch size {self.config.batch_size} must be divisible by the "
+                             f"{world} processes (each rank takes an equal share)")
+        self.context: DistributedContext = init_distributed(self.config.device)
+        self.device = self.context.device
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
         self.train_set, self.val_set = train_set, val_set
@@ -116,7 +150,18 @@ class Trainer:
         self.optimizer = factory(self.model.parameters())
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.history: list[dict[str, float]] = []
-        self.epoch = 0
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed steps of the current epoch
+        self._partial: dict[str, float] = {}  # summed metrics of the current epoch's completed steps
+        self._training_model = self._wrap(self.model)
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.context.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.config.compile:
+            model = torch.compile(model)
+        return model
 
     # -- paths -------------------------------------------------------------------
     @property
@@ -130,70 +175,131 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch, "history": self.history, "rng": torch.get_rng_state(),
-                "config": dataclasses.asdict(self.config)}
+                "model_class": type(self.model).__qualname__, "epoch": self.epoch, "step": self.step,
+                "partial": all_reduce_sums(self._partial, self.context), "history": self.history,
+                "config": dataclasses.asdict(self.config), "world_size": self.context.world_size}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+    def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        if state.get("model_class") != type(self.model).__qualname__:
+            raise CheckpointError(f"{source} holds a {state.get('model_class')!r} model, not a "
+                                  f"{type(self.model).__qualname__!r}; refusing to load it")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as error:
+            raise CheckpointError(f"{source} does not fit this model: {error}") from None
+        if int(state["step"]) and int(state["world_size"]) != self.context.world_size:
+            raise CheckpointError(f"{source} was written mid-epoch by {state['world_size']} processes; resume it with "
+                                  f"the same number (got {self.context.world_size}) or from an epoch-end checkpoint")
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.history = int(state["epoch"]), list(state["history"])
-        torch.set_rng_state(state["rng"])
+        self.epoch, self.step, self.history = int(state["epoch"]), int(state["step"]), list(state["history"])
+        # The epoch's partial sums were reduced over ranks when saved; rank 0 carries them on.
+        self._partial = dict(state["partial"]) if self.context.is_main else {key: 0.0 for key in state["partial"]}
 
     def resume(self) -> bool:
         """Load ``run_dir/checkpoint.pt`` when it exists; return whether it did."""
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return False
-        self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location=self.device))
+        self.load_state_dict(load_checkpoint(self.checkpoint_path, map_location=self.device),
+                             source=str(self.checkpoint_path))
         return True
 
+    def _save(self) -> None:
+        if self.run_dir is None:
+            return
+        state = self.state_dict()  # collective (reduces partial sums): every rank calls it
+        if self.context.is_main:
+            save_checkpoint(state, self.checkpoint_path)
+            write_json_lines(self.metrics_path, self.history)
+        barrier(self.context)
+
     # -- loops ---------------------------------------------------------------------
-    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
-        """Batches of ``dataset``; training order is a permutation drawn from ``(seed, epoch)`` alone."""
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.epoch)
-        # The loader gets its own generator too: creating an iterator then never draws from torch's global RNG,
-        # which the model (dropout) uses.
-        if not train:
-            return DataLoader(dataset, batch_size=self.config.eval_batch_size, collate_fn=self.collate_fn,
-                              generator=generator)
-        order = torch.randperm(len(dataset), generator=generator).tolist()
-        return DataLoader(dataset, batch_size=self.config.batch_size, sampler=order, collate_fn=self.collate_fn,
-                          generator=generator)
+    def _train_order(self) -> list[int]:
+        """This rank's sample indices for the current epoch, from the current step on."""
+        sampler = DistributedSampler(self.train_set, num_replicas=self.context.world_size, rank=self.context.rank,
+                                     shuffle=True, seed=self.config.seed)
+        sampler.set_epoch(self.epoch)
+        local_batch = self.config.batch_size // self.context.world_size
+        return list(sampler)[self.step * local_batch:]
 
-    def _run_epoch(self, dataset: Dataset, train: bool, description: str) -> dict[str, float]:
-        self.model.train(train)
-        totals: dict[str, float] = {}
-        count = 0
-        batches = self._loader(dataset, train)
-        if self.config.progress:
-            from tqdm import tqdm
+    def _loader(self, dataset: Dataset, indices: list[int], batch_size: int) -> DataLoader:
+        # A dedicated generator: creating the loader's iterator never draws from torch's global RNG.
+        return DataLoader(dataset, batch_size=batch_size, sampler=indices, collate_fn=self.collate_fn,
+                          generator=torch.Generator().manual_seed(self.config.seed))
 
-            batches = tqdm(batches, desc=description, leave=False, dynamic_ncols=True, mininterval=0.5,
-                           disable=None)  # None: no bar when stderr is not a terminal
-        with torch.set_grad_enabled(train):
-            for step, batch in enumerate(batches):
-                batch = move_to(batch, self.device)
-                metrics = self.loss_fn(self.model, batch)
-                loss = metrics["loss"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss {loss.item()} at epoch {self.epoch + 1}, step {step} "
-                                             f"({description}); lower the learning rate or check the inputs")
-                if train:
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    self.optimizer.step()
-                n = batch_size_of(batch)
-                count += n
-                for key, value in metrics.items():
-                    totals[key] = totals.get(key, 0.0) + float(value.detach()) * n
-                if self.config.progress:
-                    batches.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    def _progress(self, batches: Any, description: str, total: int) -> Any:
+        if not (self.config.progress and self.context.is_main):
+            return batches
+        from tqdm import tqdm
+
+        return tqdm(batches, desc=description, total=total, leave=False, dynamic_ncols=True, mininterval=0.5,
+                    disable=None)  # None: no bar when stderr is not a terminal
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.config.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def _accumulate(self, totals: dict[str, float], metrics: dict[str, torch.Tensor], n: int) -> None:
+        totals["count"] = totals.get("count", 0.0) + n
+        for key, value in metrics.items():
+            totals[key] = totals.get(key, 0.0) + float(value.detach()) * n
+
+    @staticmethod
+    def _means(totals: dict[str, float], description: str) -> dict[str, float]:
+        count = totals.pop("count", 0.0)
         if count == 0:
             raise ValueError(f"the {description} data set is empty")
         return {key: total / count for key, total in totals.items()}
 
+    def _train_epoch(self) -> dict[str, float]:
+        self._training_model.train()
+        order = self._train_order()
+        local_batch = self.config.batch_size // self.context.world_size
+        steps_per_epoch = self.step + -(-len(order) // local_batch)
+        batches = self._progress(self._loader(self.train_set, order, local_batch),
+                                 f"epoch {self.epoch + 1}/{self.config.epochs}", total=steps_per_epoch - self.step)
+        for batch in batches:
+            torch.manual_seed(step_seed(self.config.seed, self.epoch, self.step, self.context.rank))
+            batch = move_to(batch, self.device)
+            with self._autocast():
+                metrics = self.loss_fn(self._training_model, batch)
+            loss = metrics["loss"]
+            if all_reduce_min(float(torch.isfinite(loss.detach()).all()), self.context) < 1:
+                raise FloatingPointError(f"non-finite loss at epoch {self.epoch + 1}, step {self.step} "
+                                         f"(local loss {loss.item()}); lower the learning rate or check the inputs")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            self._accumulate(self._partial, metrics, batch_size_of(batch))
+            self.step += 1
+            if hasattr(batches, "set_postfix"):
+                batches.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            every = self.config.checkpoint_every
+            if every and self.step % every == 0 and self.step < steps_per_epoch:
+                self._save()
+        totals = all_reduce_sums(self._partial, self.context)
+        self._partial, self.step = {}, 0
+        return self._means(totals, "training")
+
     def evaluate(self, dataset: Dataset, description: str = "eval") -> dict[str, float]:
-        """Batch-size-weighted means of ``loss_fn``'s outputs over ``dataset``, in eval mode."""
-        return self._run_epoch(dataset, train=False, description=description)
+        """Batch-size-weighted means of ``loss_fn``'s outputs over ``dataset`` (eval mode, summed over ranks)."""
+        if len(dataset) < self.context.world_size:
+            raise ValueError(f"cannot evaluate {len(dataset)} samples on {self.context.world_size} processes")
+        was_training = self.model.training
+        self.model.eval()
+        indices = list(range(self.context.rank, len(dataset), self.context.world_size))
+        totals: dict[str, float] = {"count": 0.0}
+        loader = self._loader(dataset, indices, self.config.eval_batch_size)
+        with torch.no_grad():
+            for batch in self._progress(loader, description, total=len(loader)):
+                batch = move_to(batch, self.device)
+                with self._autocast():
+                    metrics = self.loss_fn(self.model, batch)
+                self._accumulate(totals, metrics, batch_size_of(batch))
+        self.model.train(was_training)
+        return self._means(all_reduce_sums(totals, self.context), description)
 
     def fit(self, resume: bool = True) -> list[dict[str, float]]:
         """Train until ``config.epochs`` epochs are done (continuing a checkpoint when ``resume``)."""
@@ -202,16 +308,13 @@ class Trainer:
         while self.epoch < self.config.epochs:
             start = time.perf_counter()
             record: dict[str, float] = {"epoch": self.epoch + 1}
-            train_metrics = self._run_epoch(self.train_set, True, f"epoch {self.epoch + 1}/{self.config.epochs}")
-            record.update({f"train_{k}": v for k, v in train_metrics.items()})
+            record.update({f"train_{k}": v for k, v in self._train_epoch().items()})
             if self.val_set is not None:
                 record.update({f"val_{k}": v for k, v in self.evaluate(self.val_set, "validation").items()})
             record["seconds"] = time.perf_counter() - start
             self.epoch += 1
             self.history.append(record)
-            if self.run_dir is not None:
-                save_checkpoint(self.state_dict(), self.checkpoint_path)
-                write_json_lines(self.metrics_path, self.history)
+            self._save()
         return self.history
 
 
@@ -219,12 +322,10 @@ def classification_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tenso
     """Cross-entropy and accuracy for ``(inputs, labels)`` batches."""
     inputs, labels = batch
     logits = model(inputs)
-    return {"loss": nn.functional.cross_entropy(logits, labels),
+    return {"loss": nn.functional.cross_entropy(logits.float(), labels),
             "accuracy": (logits.argmax(dim=-1) == labels).float().mean()}
 
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
