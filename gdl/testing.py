@@ -15,6 +15,7 @@ measured error is the layer's own and not the transformation's round-off.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 from typing import Any
@@ -23,7 +24,8 @@ import torch
 
 from gdl.core import EquivariantModule, FieldType, Group, GroupElement, TupleField
 
-__all__ = ["EquivarianceReport", "equivariance_error", "assert_equivariant", "default_tolerance", "cast_floating"]
+__all__ = ["EquivarianceReport", "equivariance_error", "assert_equivariant", "default_tolerance", "cast_floating",
+           "graph_break_count"]
 
 #: tolerances for exact symmetries, by the dtype the module runs in
 DEFAULT_TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}
@@ -123,7 +125,7 @@ def default_tolerance(module: EquivariantModule, dtype: torch.dtype) -> float:
 
 def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group | None = None, n_samples: int = 4,
                        dtype: torch.dtype = torch.float64, generator: torch.Generator | None = None,
-                       train: bool = False, rtol: float = 0.0) -> EquivarianceReport:
+                       train: bool = False, rtol: float = 0.0, autocast: torch.dtype | None = None) -> EquivarianceReport:
     """Measure max |f(ρ_in(g) x) − ρ_out(g) f(x)| over group elements.
 
     Args:
@@ -137,6 +139,8 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
         generator: seeds the draw.
         train: run the module in training mode (batch statistics etc.).
         rtol: relative part of the error, subtracted as ``rtol · |g·f(x)|``.
+        autocast: run the module under ``torch.autocast`` with this dtype (e.g. ``torch.bfloat16``) to measure
+            what mixed precision costs; ``dtype`` should then be float32.
     """
     if not isinstance(module, EquivariantModule):
         raise TypeError(f"equivariance_error expects an EquivariantModule, got {type(module).__name__}")
@@ -145,8 +149,11 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
     model = copy.deepcopy(module).to(dtype).train(train)
 
     def run(args: tuple) -> Any:
-        with torch.no_grad():
-            return model(*cast_floating(args, dtype))
+        args = cast_floating(args, dtype)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        mixed = torch.autocast(device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+        with torch.no_grad(), mixed:
+            return model(*args)
 
     if group.order is not None and group.order <= ENUMERATE_UP_TO:
         elements = group.elements()
@@ -188,3 +195,12 @@ def assert_equivariant(module: EquivariantModule, inputs: Any, *, group: Group |
             f"{type(module).__name__} is not equivariant under {report.group!r} in {str(dtype).replace('torch.', '')}: "
             f"max |f(g·x) − g·f(x)| = {report.max_error:.3e} > {tolerance:.1e} at g = {report.worst_element!r}")
     return report.max_error
+
+
+def graph_break_count(module: torch.nn.Module, inputs: Any) -> int:
+    """How many times ``torch.compile`` has to break the graph of ``module(*inputs)`` (0: one graph)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    return int(torch._dynamo.explain(module)(*inputs).graph_break_count)

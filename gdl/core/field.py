@@ -55,9 +55,9 @@ class FieldType(abc.ABC):
         return dataclasses.replace(self, group=subgroup)  # type: ignore[type-var]
 
 
-def _check_tensor(value: Any, what: str) -> torch.Tensor:
+def _check_tensor(value: Any, field: FieldType) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{what} expects a torch.Tensor, got {type(value).__name__}")
+        raise TypeError(f"{field!r} expects a torch.Tensor, got {type(value).__name__}")
     return value
 
 
@@ -79,7 +79,7 @@ class TrivialField(FieldType):
         return value
 
     def validate(self, value: Any) -> None:
-        value = _check_tensor(value, repr(self))
+        value = _check_tensor(value, self)
         if self.channels is not None and (value.dim() == 0 or value.shape[-1] != self.channels):
             raise ValueError(f"{self!r} expects a tensor [..., {self.channels}], got shape {list(value.shape)}")
 
