@@ -93,7 +93,10 @@ def move_to(batch: Any, device: torch.device) -> Any:
 
 
 def batch_size_of(batch: Any) -> int:
-    """Number of samples in a batch: the first dimension of its first tensor (or ``num_graphs``)."""
+    """Number of samples in a batch: ``batch_size`` of a neighbour-sampled subgraph (its seed nodes), ``num_graphs``
+    of a batch of graphs, else the first dimension of its first tensor."""
+    if isinstance(getattr(batch, "batch_size", None), int):
+        return batch.batch_size
     if hasattr(batch, "num_graphs"):
         return int(batch.num_graphs)
     if isinstance(batch, torch.Tensor):
