@@ -21,10 +21,12 @@ def run(device: torch.device) -> list[dict]:
         circular = ours.to_torch()
         zero_padded = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
         shape = f"[{batch}, {channels}, {size}, {size}]"
-        t_ours = measure(forward_backward(ours, x), device=device)["seconds"]
+        ours_timing = measure(forward_backward(ours, x), device=device)
         for name, peer in [("nn.Conv2d circular", circular), ("nn.Conv2d zero-padded", zero_padded)]:
-            rows.append({"operation": f"PeriodicConv 3×3 fwd+bwd {shape}", "gdl": t_ours, "peer_name": name,
-                         "peer": measure(forward_backward(peer, x), device=device)["seconds"]})
+            peer_timing = measure(forward_backward(peer, x), device=device)
+            rows.append({"operation": f"PeriodicConv 3×3 fwd+bwd {shape}", "gdl": ours_timing["seconds"],
+                         "peer_name": name, "peer": peer_timing["seconds"], "gdl_peak_bytes": ours_timing["peak_bytes"],
+                         "peer_peak_bytes": peer_timing["peak_bytes"]})
     return rows
 
 
