@@ -12,7 +12,9 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip --disable-pip-version-check install --progress-bar off
 
-.PHONY: run test install install-test clean
+WORDNET_FILE ?= /usr/share/wordnet/data.noun
+
+.PHONY: run test install install-test clean wordnet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +28,20 @@ $(VENV)/.installed: setup.cfg pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(PIP_INSTALL) -e ".[data,test,notebooks]"
+	$(PIP_INSTALL) -e ".[data,meshes,test,notebooks]"
 	touch $@
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+# WordNet 3.0 (Debian's wordnet-base) for the poincare_wordnet example; installed only when missing, never fatal
+wordnet:
+	@if [ -f "$(WORDNET_FILE)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq wordnet-base) || echo "make: could not install wordnet-base with apt-get; the WordNet example and its tests will say how to get it"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		(sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wordnet-base) || echo "make: could not install wordnet-base; run: sudo apt-get install wordnet-base"; \
+	else echo "make: $(WORDNET_FILE) is missing and apt-get needs root: run 'sudo apt-get install wordnet-base' (or set GDL_WORDNET_DIR)"; fi
+
+install: wordnet $(VENV)/.installed
+install-test: wordnet $(VENV)/.installed-test
 
 run: install
 	$(BIN)/gdl reproduce --quick
