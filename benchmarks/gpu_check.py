@@ -51,7 +51,8 @@ def short_training(device: torch.device, epochs: int) -> list[tuple[str, str, st
             try:
                 task = experiment.task(model, Settings(quick=True, device=str(device), progress=False))
                 config = dataclasses.replace(task.config, epochs=min(task.config.epochs, epochs), device=str(device))
-                trainer = Trainer(task.model, task.loss_fn, task.train_set, config=config, collate_fn=task.collate_fn)
+                trainer = Trainer(task.model, task.loss_fn, task.train_set, config=config, collate_fn=task.collate_fn,
+                                  optimizer_factory=task.optimizer_factory)
                 history = trainer.fit(resume=False)
                 loss = history[-1]["train_loss"]
                 results.append((f"train {name}/{model}", "ok", f"loss {loss:.4g}, {time.perf_counter() - start:.0f} s"))

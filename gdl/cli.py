@@ -95,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / f"{args.name}-{model}"
     try:
         trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=config,
-                          run_dir=run_dir, collate_fn=task.collate_fn)
+                          run_dir=run_dir, collate_fn=task.collate_fn, optimizer_factory=task.optimizer_factory)
         report = print if trainer.context.is_main else (lambda *a, **k: None)
         if not args.no_resume and trainer.resume():
             report(f"resumed {run_dir / 'checkpoint.pt'} at epoch {trainer.epoch}, step {trainer.step}")

