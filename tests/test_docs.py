@@ -7,8 +7,20 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).parent.parent / "README.md"
-DOCTESTED = ["gdl.testing", "gdl.grids.translations"]
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+
+
+def _modules_with_examples() -> list[str]:
+    """Every gdl module whose docstrings hold a runnable example (a ``>>>`` line not marked ``+SKIP``)."""
+    names = []
+    for path in sorted((ROOT / "gdl").rglob("*.py")):
+        if any(">>>" in line and "+SKIP" not in line for line in path.read_text().splitlines()):
+            names.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    return names
+
+
+DOCTESTED = _modules_with_examples()
 
 
 def test_readme_example_runs():
@@ -23,6 +35,10 @@ def test_readme_shows_the_two_commands_first():
     text = README.read_text()
     first_block = re.search(r"```bash\n(.*?)```", text, flags=re.S).group(1)
     assert first_block.splitlines()[0].startswith("make run") and first_block.splitlines()[1].startswith("make test")
+
+
+def test_the_examples_of_every_domain_are_doctested():
+    assert {name.split(".")[1] for name in DOCTESTED} >= {"grids", "groups", "graphs", "geodesics", "gauges"}
 
 
 @pytest.mark.parametrize("name", DOCTESTED)

@@ -20,6 +20,8 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
+from .validation import check_edge_index
+
 __all__ = ["UniformNeighborSampler", "neighbor_loader"]
 
 
@@ -38,11 +40,8 @@ class UniformNeighborSampler(BaseSampler):
         super().__init__()
         if not num_neighbors or any(not isinstance(k, int) or (k < 1 and k != -1) for k in num_neighbors):
             raise ValueError(f"num_neighbors must be a non-empty list of positive fan-outs (or -1), got {num_neighbors}")
-        edge_index = data.edge_index
         num_nodes = int(data.num_nodes)
-        if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-            raise ValueError(f"edge_index refers to nodes {int(edge_index.min())}..{int(edge_index.max())}, "
-                             f"but the graph has {num_nodes} nodes")
+        edge_index = check_edge_index(data.edge_index, num_nodes)
         self.num_neighbors = list(num_neighbors)
         self.num_nodes = num_nodes
         order = torch.argsort(edge_index[1], stable=True)  # CSC: incoming edges of each target are contiguous

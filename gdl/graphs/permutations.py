@@ -22,6 +22,8 @@ import torch
 
 from gdl.core import FieldType, Group, GroupElement
 
+from .validation import check_edge_index
+
 __all__ = ["Permutations", "SetField", "EdgeIndexField", "GraphField"]
 
 
@@ -132,14 +134,7 @@ class EdgeIndexField(FieldType):
     group: Permutations
 
     def validate(self, value: Any) -> None:
-        if not isinstance(value, torch.Tensor) or value.dtype != torch.long:
-            given = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
-            raise TypeError(f"edge_index must be an int64 tensor [2, E], got {given}")
-        if value.dim() != 2 or value.shape[0] != 2:
-            raise ValueError(f"edge_index must have shape [2, E], got {list(value.shape)}")
-        if value.numel() and (int(value.min()) < 0 or int(value.max()) >= self.group.n):
-            raise ValueError(f"edge_index refers to nodes {int(value.min())}..{int(value.max())}, "
-                             f"but the graph has {self.group.n} nodes (valid ids 0..{self.group.n - 1})")
+        check_edge_index(value, self.group.n)  # ids in range are checked except while torch.compile traces
 
     def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         self.group.check(g)
