@@ -1,8 +1,44 @@
 """Graphs and sets: the symmetric group S_n (book §4.1, §5.3–5.5).
 
 * :mod:`gdl.graphs.permutations`: ``Permutations(n)`` and its actions on sets, edge lists and PyG graphs.
+* :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``.
+* :mod:`gdl.graphs.builders`: attention graphs (complete, causal, window, dilated, global tokens + window).
+* :mod:`gdl.graphs.positional`: sinusoidal, Laplacian-eigenvector and random-walk positional encodings.
+* :mod:`gdl.graphs.flavours`: the convolutional, attentional and message-passing GNN layers (⇄ ``GCNConv``, ``GATConv``…).
+* :mod:`gdl.graphs.expressivity`: GIN and 1-WL colour refinement.
+* :mod:`gdl.graphs.egnn`: E(n)-equivariant GNN layers and model (Satorras et al. 2021).
+* :mod:`gdl.graphs.sets`: Deep Sets, the invariant φ(⊕ψ(x_u)) and the equivariant set layer (Zaheer et al. 2017).
+* :mod:`gdl.graphs.validation`: input checks and the self-loop / duplicate-edge policies shared by these layers.
 """
 
 from .permutations import EdgeIndexField, GraphField, Permutations, SetField
 
 __all__ = ["Permutations", "SetField", "EdgeIndexField", "GraphField"]
+
+from .builders import (  # noqa: E402
+    causal_graph,
+    complete_graph,
+    dilated_graph,
+    from_attention_mask,
+    global_window_graph,
+    to_attention_mask,
+    window_graph,
+)
+from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding  # noqa: E402
+from .transformer import TransformerGNNLayer  # noqa: E402
+
+__all__ += ["TransformerGNNLayer", "complete_graph", "causal_graph", "window_graph", "dilated_graph", "global_window_graph",
+            "to_attention_mask", "from_attention_mask", "sinusoidal_encoding", "laplacian_eigenvectors", "LaplacianPE",
+            "random_walk_encoding", "RandomWalkPE"]
+
+from .egnn import EGNN, EGNNLayer  # noqa: E402
+from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms  # noqa: E402
+from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer  # noqa: E402
+
+__all__ += ["ConvolutionalLayer", "AttentionalLayer", "MessagePassingLayer", "GINLayer", "GIN", "wl_colour_refinement",
+            "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN"]
+
+# Deep Sets (sets.py): the invariant φ(⊕ψ(x_u)) and the equivariant set layer
+from .sets import DeepSets, EquivariantSetLayer, aggregate_set  # noqa: E402
+
+__all__ += ["DeepSets", "EquivariantSetLayer", "aggregate_set"]
