@@ -43,13 +43,19 @@ def _memory(value) -> str:
     return "—" if value is None else f"{value / 2**20:.0f} MiB"
 
 
+def _milliseconds(seconds: float) -> str:
+    return "—" if seconds != seconds else f"{1e3 * seconds:.2f}"  # NaN: the row was not timed (see its note)
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| benchmark | operation | gdl (ms) | peer | peer (ms) | ratio gdl/peer | peak memory gdl / peer |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| benchmark | operation | gdl (ms) | peer | peer (ms) | ratio gdl/peer | peak memory gdl / peer | note |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         memory = f"{_memory(row.get('gdl_peak_bytes'))} / {_memory(row.get('peer_peak_bytes'))}"
-        lines.append(f"| {row['benchmark']} | {row['operation']} | {1e3 * row['gdl']:.2f} | {row['peer_name']} | "
-                     f"{1e3 * row['peer']:.2f} | {row['gdl'] / row['peer']:.2f} | {memory} |")
+        ratio = row["gdl"] / row["peer"]
+        note = str(row.get("note") or "").replace("|", "/")
+        lines.append(f"| {row['benchmark']} | {row['operation']} | {_milliseconds(row['gdl'])} | {row['peer_name']} | "
+                     f"{_milliseconds(row['peer'])} | {'—' if ratio != ratio else f'{ratio:.2f}'} | {memory} | {note} |")
     return "\n".join(lines)
 
 
