@@ -368,7 +368,7 @@ def test_bad_graph_input_is_refused(make):
         layer(torch.ones(5, 3, dtype=torch.long), edge_index)
     free = make()
     free.num_nodes = None
-    with pytest.raises(TypeError, match="field types depend on the number of nodes"):
+    with pytest.raises(TypeError, match="field types depend on that number N"):
         free.in_type  # noqa: B018
     assert free.field_types(9)[0].group == Permutations(9)
 

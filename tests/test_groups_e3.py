@@ -326,7 +326,7 @@ class TestLayersBadInput:
 
     def test_field_types_need_a_number_of_points(self):
         conv = PointConvolution("1x0e", "1x0e + 1x1o")
-        with pytest.raises(TypeError, match="build it with num_nodes=N or call field_types"):
+        with pytest.raises(TypeError, match="runs on any number of points.*build it with num_nodes=N or use layer.field_types"):
             conv.in_type  # noqa: B018
         assert conv.field_types(5)[0].group == Permutations(5) * Euclidean(3)
         assert "num_nodes=None" in repr(conv)

@@ -136,7 +136,7 @@ def test_bad_input_errors_name_expected_and_given():
         EquivariantSetLayer(3, 4, aggr="median")
     with pytest.raises(ValueError, match="psi_layers must be a positive integer, got 0"):
         DeepSets(3, 8, 2, psi_layers=0)
-    with pytest.raises(TypeError, match="runs on graphs of any size"):
+    with pytest.raises(TypeError, match="runs on any number of nodes"):
         _ = layer.in_type
 
 

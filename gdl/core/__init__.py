@@ -5,10 +5,10 @@ Nothing here depends on torch-geometric, e3nn or geoopt; every domain builds on 
 
 from .field import FieldType, ProductField, RecordField, TrivialField, TupleField
 from .group import Group, GroupElement, ProductGroup, common_subgroup
-from .module import Blueprint, EquivariantModule, InvariantLinear, Pointwise, registry, seeded
+from .module import Blueprint, EquivariantModule, InvariantLinear, Pointwise, SizeDependentTypes, registry, seeded
 
 __all__ = [
     "Group", "GroupElement", "ProductGroup", "common_subgroup",
     "FieldType", "TrivialField", "TupleField", "ProductField", "RecordField",
-    "EquivariantModule", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
+    "EquivariantModule", "SizeDependentTypes", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
 ]

@@ -28,7 +28,7 @@ from torch import nn
 from .field import FieldType, TrivialField
 from .group import Group, common_subgroup
 
-__all__ = ["EquivariantModule", "registry", "Pointwise", "InvariantLinear", "Blueprint", "seeded"]
+__all__ = ["EquivariantModule", "SizeDependentTypes", "registry", "Pointwise", "InvariantLinear", "Blueprint", "seeded"]
 
 _REGISTRY: dict[str, type["EquivariantModule"]] = {}
 
@@ -100,6 +100,40 @@ class EquivariantModule(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_type={self.in_type!r}, out_type={self.out_type!r}"
+
+
+class SizeDependentTypes:
+    """Mixin for layers that run on any number N of nodes or points, whose field types (over S_N) depend on N.
+
+    The layer defines ``field_types(N) -> (in_type, out_type)`` and stores N in the attribute named by
+    ``size_attribute`` (``None``: any N). ``in_type``/``out_type`` are then ``field_types(N)`` for the stored N, and
+    asking for them without one raises a ``TypeError`` that says how to get them. Put the mixin before
+    :class:`EquivariantModule` among the bases.
+    """
+
+    size_attribute: ClassVar[str] = "num_nodes"
+    #: what N counts, for the error message
+    size_noun: ClassVar[str] = "nodes"
+
+    def field_types(self, size: int) -> tuple[FieldType, FieldType]:
+        """``(in_type, out_type)`` for inputs of ``size`` nodes or points (every subclass defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define field_types(N)")
+
+    def _types(self) -> tuple[FieldType, FieldType]:
+        size = getattr(self, self.size_attribute, None)
+        if size is None:
+            raise TypeError(f"this {type(self).__name__} runs on any number of {self.size_noun}, so its field types "
+                            f"depend on that number N: build it with {self.size_attribute}=N or use "
+                            f"layer.field_types(N)")
+        return self.field_types(size)
+
+    @property
+    def in_type(self) -> FieldType:
+        return self._types()[0]
+
+    @property
+    def out_type(self) -> FieldType:
+        return self._types()[1]
 
 
 class Pointwise(EquivariantModule, register=False):

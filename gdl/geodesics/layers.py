@@ -35,7 +35,7 @@ import geoopt
 import torch
 from torch import nn
 
-from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, TrivialField, TupleField, seeded
+from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, SizeDependentTypes, TrivialField, TupleField, seeded
 from gdl.graphs.permutations import Permutations
 from gdl.groups.euclidean import Orthogonal, VectorField
 
@@ -67,7 +67,7 @@ def _positive_int(value, name: str) -> int:
     return value
 
 
-class MobiusLinear(EquivariantModule):
+class MobiusLinear(SizeDependentTypes, EquivariantModule):
     """Hyperbolic linear layer (Ganea, Bécigneul & Hofmann 2018): y = (W ⊗_c x) ⊕_c b.
 
     .. math::
@@ -92,6 +92,7 @@ class MobiusLinear(EquivariantModule):
     """
 
     expected_graph_breaks = 2  # geoopt's tan_κ / artan_κ branch on the sign of κ (module docstring)
+    size_attribute, size_noun = "num_points", "points"
 
     def __init__(self, in_features: int, out_features: int, curvature: float = -1.0, bias: bool = True,
                  num_points: int | None = None):
@@ -110,20 +111,6 @@ class MobiusLinear(EquivariantModule):
         group = Permutations(num_points)
         return (PoincareBallField(group, self.in_features, self.curvature),
                 PoincareBallField(group, self.out_features, self.curvature))
-
-    def _types(self) -> tuple[FieldType, FieldType]:
-        if self.num_points is None:
-            raise TypeError("this MobiusLinear runs on any number of points, so its S_N field types depend on N: "
-                            "build it with num_points=N or use layer.field_types(N)")
-        return self.field_types(self.num_points)
-
-    @property
-    def in_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[0]
-
-    @property
-    def out_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_points(x, "poincare", dim=self.in_features, curvature=self.curvature, name="MobiusLinear input")

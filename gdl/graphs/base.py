@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from gdl.core import EquivariantModule, FieldType
+from gdl.core import EquivariantModule, SizeDependentTypes
 
 from .validation import check_node_features
 
@@ -42,7 +42,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", final_activation: bool =
     return nn.Sequential(*layers)
 
 
-class GraphLayer(EquivariantModule, register=False):
+class GraphLayer(SizeDependentTypes, EquivariantModule, register=False):
     """Base of gdl's graph layers: ``num_nodes``, the field types it implies, and a plain module ``repr``."""
 
     num_nodes: int | None = None
@@ -52,24 +52,6 @@ class GraphLayer(EquivariantModule, register=False):
         if num_nodes is not None and (isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1):
             raise ValueError(f"num_nodes must be a positive integer or None (any graph), got {num_nodes!r}")
         return num_nodes
-
-    def field_types(self, num_nodes: int) -> tuple[FieldType, FieldType]:
-        """``(in_type, out_type)`` of the layer on graphs with ``num_nodes`` nodes (every subclass defines it)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define field_types(num_nodes)")
-
-    def _types(self) -> tuple[FieldType, FieldType]:
-        if self.num_nodes is None:
-            raise TypeError(f"this {type(self).__name__} runs on graphs of any size, so its field types depend on the "
-                            "number of nodes N: build it with num_nodes=N or use layer.field_types(N)")
-        return self.field_types(self.num_nodes)
-
-    @property
-    def in_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[0]
-
-    @property
-    def out_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[1]
 
     def _count_nodes(self, x, channels: int | None, name: str = "x") -> int:
         """Check node features ``[N, C]`` (N = ``num_nodes`` when fixed) and return N."""

@@ -35,7 +35,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from gdl.core import EquivariantModule, TupleField, seeded
+from gdl.core import EquivariantModule, SizeDependentTypes, TupleField, seeded
 
 from .builders import causal_graph, complete_graph, graph_structure
 from .permutations import EdgeIndexField, Permutations, SetField
@@ -96,7 +96,7 @@ class EdgeSoftmaxAttention(MessagePassing):
         return f"{type(self).__name__}(dropout={self.dropout})"
 
 
-class TransformerGNNLayer(EquivariantModule):
+class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
     """A Transformer encoder layer written as a graph neural network (book §5.4, eq. 36).
 
     Post-norm (``norm_first=False``, the original Transformer)::
@@ -198,21 +198,12 @@ class TransformerGNNLayer(EquivariantModule):
             module.reset_parameters()
 
     # -- field types ---------------------------------------------------------------
-    def field_type(self, num_nodes: int) -> TupleField:
-        """``(x, edge_index)`` on N nodes: ``TupleField((SetField(S_N, C), EdgeIndexField(S_N)))``."""
+    def field_types(self, num_nodes: int) -> tuple[TupleField, SetField]:
+        """``(in_type, out_type)`` on N nodes: ``(x, edge_index)`` as ``TupleField((SetField(S_N, C),
+        EdgeIndexField(S_N)))`` → ``SetField(S_N, C)``."""
         group = Permutations(num_nodes)
-        return TupleField((SetField(group, self.d_model), EdgeIndexField(group)))
-
-    @property
-    def in_type(self) -> TupleField:  # type: ignore[override]
-        if self.num_nodes is None:
-            raise TypeError("this TransformerGNNLayer runs on any number of nodes, so its field types depend on N: "
-                            "build it with num_nodes=N or use layer.field_type(N)")
-        return self.field_type(self.num_nodes)
-
-    @property
-    def out_type(self) -> SetField:  # type: ignore[override]
-        return self.in_type.fields[0]
+        features = SetField(group, self.d_model)
+        return TupleField((features, EdgeIndexField(group))), features
 
     # -- forward ---------------------------------------------------------------------
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None, *, causal: bool = False,
@@ -232,7 +223,7 @@ class TransformerGNNLayer(EquivariantModule):
             given = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {given}")
         num_nodes = x.shape[-2]
-        field = self.in_type if self.num_nodes is not None else self.field_type(num_nodes)
+        field = self.in_type if self.num_nodes is not None else self.field_types(num_nodes)[0]
         if edge_index is None:
             field.fields[0].validate(x)
             structure = "causal" if causal else "complete"
@@ -292,7 +283,7 @@ class TransformerGNNLayer(EquivariantModule):
 
         They sum to one over each node's incoming edges; column e of ``edge_index`` is edge e.
         """
-        field = self.in_type if self.num_nodes is not None else self.field_type(x.shape[-2])
+        field = self.in_type if self.num_nodes is not None else self.field_types(x.shape[-2])[0]
         field.validate((x, edge_index))
         h = x.unsqueeze(0) if x.dim() == 2 else x
         query, key, _ = self._heads(self.norm1(h) if self.norm_first else h)

@@ -46,7 +46,17 @@ from e3nn.nn import Gate as E3nnGate
 from torch import nn
 from torch_geometric.utils import scatter
 
-from gdl.core import EquivariantModule, FieldType, Group, ProductField, RecordField, TrivialField, TupleField, seeded
+from gdl.core import (
+    EquivariantModule,
+    FieldType,
+    Group,
+    ProductField,
+    RecordField,
+    SizeDependentTypes,
+    TrivialField,
+    TupleField,
+    seeded,
+)
 from gdl.graphs.permutations import GraphField, Permutations
 
 from .euclidean import Euclidean, Orthogonal, PointField, VectorField
@@ -228,28 +238,11 @@ class Gate(EquivariantModule):
         return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
 
 
-class _PointCloudModule(EquivariantModule, register=False):
+class _PointCloudModule(SizeDependentTypes, EquivariantModule, register=False):
     """A layer on N points whose field types (over S_N × E(3)) depend on N; it runs on any N."""
 
+    size_noun = "points"
     num_nodes: int | None = None
-
-    def field_types(self, num_nodes: int) -> tuple[FieldType, FieldType]:
-        """``(in_type, out_type)`` on ``num_nodes`` points."""
-        raise NotImplementedError
-
-    def _types(self) -> tuple[FieldType, FieldType]:
-        if self.num_nodes is None:
-            raise TypeError(f"this {type(self).__name__} runs on any number of points, so its field types depend on N: "
-                            f"build it with num_nodes=N or call field_types(N)")
-        return self.field_types(self.num_nodes)
-
-    @property
-    def in_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[0]
-
-    @property
-    def out_type(self) -> FieldType:  # type: ignore[override]
-        return self._types()[1]
 
     def _check_num_nodes(self, num_nodes: int) -> None:
         if self.num_nodes is not None and num_nodes != self.num_nodes:
