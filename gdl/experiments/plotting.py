@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["saved_figure"]
+__all__ = ["saved_figure", "training_curves"]
 
 
 @contextlib.contextmanager
@@ -28,3 +28,14 @@ def saved_figure(path: str | Path, figsize: tuple[float, float] = (5.0, 3.5), nc
         figure.savefig(path, dpi=120)
     finally:
         plt.close(figure)
+
+
+def training_curves(path: str | Path, histories: dict[str, list[dict]], title: str) -> str:
+    """Plot each model's per-epoch ``train_loss`` (solid) and ``val_loss`` (dashed) and save ``path``; return its name."""
+    with saved_figure(path) as axis:
+        for model_name, history in histories.items():
+            epochs = [record["epoch"] for record in history]
+            axis.plot(epochs, [record["train_loss"] for record in history], marker="o", label=f"{model_name} train")
+            axis.plot(epochs, [record["val_loss"] for record in history], linestyle="--", label=f"{model_name} test")
+        axis.set(xlabel="epoch", ylabel="cross-entropy", title=title)
+    return Path(path).name

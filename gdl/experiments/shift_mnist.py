@@ -27,7 +27,7 @@ from gdl.grids import GridCNN, shift_each
 from gdl.train import TrainConfig, Trainer, classification_step, count_parameters, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
-from .plotting import saved_figure
+from .plotting import saved_figure, training_curves
 
 __all__ = ["ShiftMNIST", "plain_cnn", "shifted_copies"]
 
@@ -108,7 +108,8 @@ class ShiftMNIST(Experiment):
             aliased = (shifted_logits - logits).abs().max().item()
             agreement = (shifted_logits.argmax(-1) == logits.argmax(-1)).float().mean().item()
 
-        plots = [self._plot_accuracy(out, accuracies), self._plot_training(out, histories)]
+        curves = training_curves(out / "training_curves.png", histories, "Training curves (centred digits)")
+        plots = [self._plot_accuracy(out, accuracies), curves]
         rows = []
         for model_name in self.models:
             rows += [Row(model_name, "test accuracy, centred digits", accuracies[model_name][0], "{:.1%}"),
@@ -133,13 +134,3 @@ class ShiftMNIST(Experiment):
             axis.set(xlabel="max cyclic shift r (pixels)", ylabel="test accuracy (%)", ylim=(0, 100),
                      title="Accuracy on shifted digits")
         return "accuracy_vs_shift.png"
-
-    @staticmethod
-    def _plot_training(out, histories) -> str:
-        with saved_figure(out / "training_curves.png") as axis:
-            for model_name, history in histories.items():
-                epochs = [record["epoch"] for record in history]
-                axis.plot(epochs, [record["train_loss"] for record in history], marker="o", label=f"{model_name} train")
-                axis.plot(epochs, [record["val_loss"] for record in history], linestyle="--", label=f"{model_name} test")
-            axis.set(xlabel="epoch", ylabel="cross-entropy", title="Training curves (upright digits)")
-        return "training_curves.png"
