@@ -303,7 +303,7 @@ class TestLayersBadInput:
 
     def test_edges_out_of_range(self):
         conv = PointConvolution("1x0e", "1x0e + 1x1o", radius=2.0)
-        with pytest.raises(ValueError, match="edge_index refers to nodes 0..4, but there are 4 nodes"):
+        with pytest.raises(ValueError, match="edge_index refers to nodes 0..4, but the graph has 4 nodes"):
             conv(torch.zeros(4, 1), torch.zeros(4, 3), torch.tensor([[0, 4], [1, 2]]))
 
     def test_empty_point_cloud_gives_empty_output(self):

@@ -49,7 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gdl.core import EquivariantModule, FieldType, Pointwise, TupleField, seeded
+from gdl.core import EquivariantModule, FieldType, Pointwise, SizeDependentTypes, TupleField, seeded
 from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, intrinsic_layer_types, vertex_count
 from gdl.groups.euclidean import Euclidean
 
@@ -129,30 +129,14 @@ def _mesh_example(subdivisions: int = 1):
     return creature(subdivisions).to_data(dtype=torch.float64)
 
 
-class _GaugeTypes:
-    """Field types over SO(2)^V for a layer that runs on any mesh: stated for ``num_vertices`` (needed to state them)."""
+class _MeshTypes(SizeDependentTypes):
+    """Field types over SO(2)^V for a layer that runs on any mesh: stated for ``num_vertices`` V."""
 
+    size_attribute, size_noun = "num_vertices", "vertices"
     num_vertices: int | None = None
 
-    def field_types(self, num_vertices: int) -> tuple[FieldType, FieldType]:
-        raise NotImplementedError
 
-    def _types(self) -> tuple[FieldType, FieldType]:
-        if self.num_vertices is None:
-            raise TypeError(f"this {type(self).__name__} runs on any mesh, so its field types over SO(2)^V depend on V: "
-                            "build it with num_vertices=V or call field_types(V)")
-        return self.field_types(self.num_vertices)
-
-    @property
-    def in_type(self) -> FieldType:
-        return self._types()[0]
-
-    @property
-    def out_type(self) -> FieldType:
-        return self._types()[1]
-
-
-class GEMConv(_GaugeTypes, EquivariantModule):
+class GEMConv(_MeshTypes, EquivariantModule):
     """The gauge-equivariant mesh convolution (book eq. 37), ρ_0 ⊕ … ⊕ ρ_L_in → ρ_0 ⊕ … ⊕ ρ_L_out per channel.
 
     .. math::
@@ -253,7 +237,7 @@ def regular_sampling_matrix(max_order: int, num_samples: int) -> torch.Tensor:
     return torch.cat([torch.ones(num_samples, 1, dtype=torch.float64), trig], dim=1)
 
 
-class RegularNonlinearity(_GaugeTypes, EquivariantModule):
+class RegularNonlinearity(_MeshTypes, EquivariantModule):
     """σ applied to the band-limited circle functions of the features, at N sample angles (GEM-CNN §4).
 
     y = P σ(S x) per vertex and channel, with S ``[N, 2L+1]`` the sampling matrix (:func:`regular_sampling_matrix`)

@@ -58,11 +58,11 @@ from gdl.core import (
     seeded,
 )
 from gdl.graphs.permutations import GraphField, Permutations
+from gdl.graphs.validation import check_edge_index
 
 from .euclidean import Euclidean, Orthogonal, PointField, VectorField
 from .irreps import IrrepsField, _float64_default, as_irreps
 from .point_clouds import (
-    check_edge_index,
     check_positions,
     edge_index_field,
     graph_level_field,

@@ -20,12 +20,12 @@ import torch
 
 from gdl.core import FieldType, Group, ProductField, ProductGroup, TrivialField
 from gdl.graphs.permutations import EdgeIndexField, Permutations, SetField
+from gdl.graphs.validation import checking
 
 from .euclidean import Euclidean, PointField
 from .irreps import IrrepsField, as_irreps
 
-__all__ = ["node_field", "position_field", "edge_index_field", "graph_level_field", "check_positions",
-           "check_edge_index", "radius_graph"]
+__all__ = ["node_field", "position_field", "edge_index_field", "graph_level_field", "check_positions", "radius_graph"]
 
 
 def node_field(num_nodes: int, irreps: Any, group: Group | None = None) -> ProductField:
@@ -57,11 +57,6 @@ def graph_level_field(num_nodes: int, irreps: Any, group: Group | None = None) -
     return ProductField((TrivialField(Permutations(num_nodes)), IrrepsField(group, irreps)))
 
 
-def _checking() -> bool:
-    """Value-dependent checks (NaN, index ranges) need a device sync; they are skipped while torch.compile traces."""
-    return not torch.compiler.is_compiling()
-
-
 def check_positions(pos: Any, num_nodes: int | None = None) -> torch.Tensor:
     """Raise unless ``pos`` is a finite floating-point tensor ``[N, 3]`` (with N = ``num_nodes`` when given).
 
@@ -75,26 +70,11 @@ def check_positions(pos: Any, num_nodes: int | None = None) -> torch.Tensor:
         raise ValueError(f"positions must have shape [N, 3], got {list(pos.shape)}")
     if num_nodes is not None and pos.shape[0] != num_nodes:
         raise ValueError(f"positions must have one row per node: expected [{num_nodes}, 3], got {list(pos.shape)}")
-    if _checking() and pos.numel() and not bool(torch.isfinite(pos).all()):
+    if checking() and pos.numel() and not bool(torch.isfinite(pos).all()):
         bad = (~torch.isfinite(pos)).any(dim=1).nonzero().flatten()
         raise ValueError(f"positions must be finite, but {bad.numel()} of {pos.shape[0]} points have NaN or infinite "
                          f"coordinates (first: point {int(bad[0])}, {pos[bad[0]].tolist()})")
     return pos
-
-
-def check_edge_index(edge_index: Any, num_nodes: int) -> torch.Tensor:
-    """Raise unless ``edge_index`` is an int64 tensor ``[2, E]`` with node ids in 0 … N − 1."""
-    if not isinstance(edge_index, torch.Tensor) or edge_index.dtype != torch.long:
-        given = edge_index.dtype if isinstance(edge_index, torch.Tensor) else type(edge_index).__name__
-        raise TypeError(f"edge_index must be an int64 tensor [2, E], got {given}")
-    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
-    if _checking() and edge_index.numel():
-        low, high = int(edge_index.min()), int(edge_index.max())
-        if low < 0 or high >= num_nodes:
-            raise ValueError(f"edge_index refers to nodes {low}..{high}, but there are {num_nodes} nodes "
-                             f"(valid ids 0..{num_nodes - 1})")
-    return edge_index
 
 
 def radius_graph(pos: torch.Tensor, radius: float, batch: torch.Tensor | None = None) -> torch.Tensor:
