@@ -4,28 +4,18 @@ Every loader for real data names the package or extra to install when it is
 missing; nothing here downloads at run time.
 """
 
+from .graphs import load_karate_club
+from .meshes import creature, icosphere, load_scanned_mesh, plane_grid, random_poses, torus, uv_sphere
 from .mnist import load_mnist
+from .nbody import NBody, simulate_charged_particles
+from .qm9 import QM9, QM9_TARGETS, load_qm9
+from .tetris import TETRIS_NAMES, moved_pieces, tetris_pieces
+from .text import CharVocabulary, char_chunks, load_shakespeare
+from .wordnet import Hierarchy, balanced_tree, load_wordnet_nouns, random_tree, wordnet_closure
 
-__all__ = ["load_mnist"]
-
-from .text import CharVocabulary, char_chunks, load_shakespeare  # noqa: E402
-
-__all__ += ["load_shakespeare", "CharVocabulary", "char_chunks"]
-
-from .qm9 import QM9, QM9_TARGETS, load_qm9  # noqa: E402
-from .tetris import TETRIS_NAMES, moved_pieces, tetris_pieces  # noqa: E402
-
-__all__ += ["QM9", "QM9_TARGETS", "load_qm9", "TETRIS_NAMES", "tetris_pieces", "moved_pieces"]
-
-from .graphs import load_karate_club  # noqa: E402
-from .nbody import NBody, simulate_charged_particles  # noqa: E402
-
-__all__ += ["load_karate_club", "NBody", "simulate_charged_particles"]
-
-from .meshes import creature, icosphere, load_scanned_mesh, plane_grid, random_poses, torus, uv_sphere  # noqa: E402
-
-__all__ += ["icosphere", "uv_sphere", "torus", "plane_grid", "creature", "random_poses", "load_scanned_mesh"]
-
-from .wordnet import Hierarchy, balanced_tree, load_wordnet_nouns, random_tree, wordnet_closure  # noqa: E402
-
-__all__ += ["Hierarchy", "wordnet_closure", "load_wordnet_nouns", "balanced_tree", "random_tree"]
+__all__ = [
+    "load_mnist", "load_shakespeare", "CharVocabulary", "char_chunks", "QM9", "QM9_TARGETS", "load_qm9",
+    "TETRIS_NAMES", "tetris_pieces", "moved_pieces", "load_karate_club", "NBody", "simulate_charged_particles",
+    "icosphere", "uv_sphere", "torus", "plane_grid", "creature", "random_poses", "load_scanned_mesh", "Hierarchy",
+    "wordnet_closure", "load_wordnet_nouns", "balanced_tree", "random_tree",
+]

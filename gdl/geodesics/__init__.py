@@ -1,17 +1,16 @@
-"""Geodesics: Riemannian manifolds and meshes (book §4.4–4.6, §5.6)."""
+"""Geodesics: Riemannian manifolds and meshes (book §4.4–4.6, §5.6).
 
-from .mesh import GEOMETRY_KEYS, Mesh, MeshField, wrap_angle
-from .monet import MoNetConv, log_map_coordinates
-from .spectral import ChebMeshConv, apply_laplacian
+* :mod:`gdl.geodesics.manifolds`: geoopt manifolds with gdl's conventions and point checks.
+* :mod:`gdl.geodesics.isometries`: isometry groups and manifold-valued field types.
+* :mod:`gdl.geodesics.layers`: Möbius, distance, orthogonal and SPD layers.
+* :mod:`gdl.geodesics.optim`: Riemannian optimisers with guards.
+* :mod:`gdl.geodesics.embedding`: hierarchy embeddings (Nickel & Kiela 2017).
+* :mod:`gdl.geodesics.mesh`, :mod:`~gdl.geodesics.spectral`, :mod:`~gdl.geodesics.monet`: meshes and intrinsic
+  mesh convolutions.
+"""
 
-__all__ = ["Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "ChebMeshConv", "apply_laplacian", "MoNetConv",
-           "log_map_coordinates"]
-
-# Riemannian manifolds through geoopt (book §4.4): conventions and point checks (manifolds.py), isometry groups and
-# manifold-valued field types (isometries.py), layers (layers.py), Riemannian optimisers with guards (optim.py),
-# hierarchy embeddings (embedding.py)
-from .embedding import GEOMETRIES, HierarchyEmbedding, HierarchyLoss, reconstruction_metrics  # noqa: E402
-from .isometries import (  # noqa: E402
+from .embedding import GEOMETRIES, HierarchyEmbedding, HierarchyLoss, reconstruction_metrics
+from .isometries import (
     HyperbolicIsometries,
     LogSPDField,
     LorentzField,
@@ -21,20 +20,18 @@ from .isometries import (  # noqa: E402
     SphereField,
     StiefelField,
 )
-from .layers import (  # noqa: E402
-    GeodesicDistances,
-    HyperbolicDistanceLogits,
-    MobiusLinear,
-    OrthogonalLinear,
-    SPDBiMap,
-    SPDLayer,
-    SPDLogMap,
-)
-from .manifolds import BoundedLorentz, check_points, lorentz_model, poincare_ball, poincare_distance  # noqa: E402
-from .optim import ManifoldConstraintError, check_manifold_parameters, riemannian_optimizer  # noqa: E402
+from .layers import GeodesicDistances, HyperbolicDistanceLogits, MobiusLinear, OrthogonalLinear, SPDBiMap, SPDLayer, SPDLogMap
+from .manifolds import BoundedLorentz, check_points, lorentz_model, poincare_ball, poincare_distance
+from .mesh import GEOMETRY_KEYS, Mesh, MeshField, wrap_angle
+from .monet import MoNetConv, log_map_coordinates
+from .optim import ManifoldConstraintError, check_manifold_parameters, riemannian_optimizer
+from .spectral import ChebMeshConv, apply_laplacian
 
-__all__ += ["HyperbolicIsometries", "PositiveScalings", "PoincareBallField", "LorentzField", "SphereField",
-            "StiefelField", "SPDField", "LogSPDField", "MobiusLinear", "HyperbolicDistanceLogits", "GeodesicDistances",
-            "OrthogonalLinear", "SPDBiMap", "SPDLogMap", "SPDLayer", "poincare_ball", "lorentz_model", "BoundedLorentz",
-            "poincare_distance", "check_points", "riemannian_optimizer", "check_manifold_parameters",
-            "ManifoldConstraintError", "GEOMETRIES", "HierarchyEmbedding", "HierarchyLoss", "reconstruction_metrics"]
+__all__ = [
+    "Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "ChebMeshConv", "apply_laplacian", "MoNetConv",
+    "log_map_coordinates", "HyperbolicIsometries", "PositiveScalings", "PoincareBallField", "LorentzField",
+    "SphereField", "StiefelField", "SPDField", "LogSPDField", "MobiusLinear", "HyperbolicDistanceLogits",
+    "GeodesicDistances", "OrthogonalLinear", "SPDBiMap", "SPDLogMap", "SPDLayer", "poincare_ball", "lorentz_model",
+    "BoundedLorentz", "poincare_distance", "check_points", "riemannian_optimizer", "check_manifold_parameters",
+    "ManifoldConstraintError", "GEOMETRIES", "HierarchyEmbedding", "HierarchyLoss", "reconstruction_metrics",
+]

@@ -11,11 +11,7 @@
 * :mod:`gdl.graphs.validation`: input checks and the self-loop / duplicate-edge policies shared by these layers.
 """
 
-from .permutations import EdgeIndexField, GraphField, Permutations, SetField
-
-__all__ = ["Permutations", "SetField", "EdgeIndexField", "GraphField"]
-
-from .builders import (  # noqa: E402
+from .builders import (
     causal_graph,
     complete_graph,
     dilated_graph,
@@ -24,21 +20,19 @@ from .builders import (  # noqa: E402
     to_attention_mask,
     window_graph,
 )
-from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding  # noqa: E402
-from .transformer import TransformerGNNLayer  # noqa: E402
+from .egnn import EGNN, EGNNLayer
+from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms
+from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer
+from .permutations import EdgeIndexField, GraphField, Permutations, SetField
+from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding
+from .sets import DeepSets, EquivariantSetLayer, aggregate_set
+from .transformer import TransformerGNNLayer
 
-__all__ += ["TransformerGNNLayer", "complete_graph", "causal_graph", "window_graph", "dilated_graph", "global_window_graph",
-            "to_attention_mask", "from_attention_mask", "sinusoidal_encoding", "laplacian_eigenvectors", "LaplacianPE",
-            "random_walk_encoding", "RandomWalkPE"]
-
-from .egnn import EGNN, EGNNLayer  # noqa: E402
-from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms  # noqa: E402
-from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer  # noqa: E402
-
-__all__ += ["ConvolutionalLayer", "AttentionalLayer", "MessagePassingLayer", "GINLayer", "GIN", "wl_colour_refinement",
-            "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN"]
-
-# Deep Sets (sets.py): the invariant φ(⊕ψ(x_u)) and the equivariant set layer
-from .sets import DeepSets, EquivariantSetLayer, aggregate_set  # noqa: E402
-
-__all__ += ["DeepSets", "EquivariantSetLayer", "aggregate_set"]
+__all__ = [
+    "Permutations", "SetField", "EdgeIndexField", "GraphField", "TransformerGNNLayer", "complete_graph",
+    "causal_graph", "window_graph", "dilated_graph", "global_window_graph", "to_attention_mask",
+    "from_attention_mask", "sinusoidal_encoding", "laplacian_eigenvectors", "LaplacianPE", "random_walk_encoding",
+    "RandomWalkPE", "ConvolutionalLayer", "AttentionalLayer", "MessagePassingLayer", "GINLayer", "GIN",
+    "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN", "DeepSets",
+    "EquivariantSetLayer", "aggregate_set",
+]
