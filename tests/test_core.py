@@ -198,3 +198,28 @@ def test_tuple_inputs_are_transformed_together(generator):
     assert assert_equivariant(Add(), (a, b), generator=generator) == 0.0
     with pytest.raises(TypeError, match="tuple of 2 values, got tuple of length 1"):
         Add().in_type.transform((a,), Translations(2).identity())
+
+
+def test_size_dependent_types_state_their_types_for_a_given_size_and_say_how_otherwise():
+    from gdl.core import SizeDependentTypes
+    from gdl.graphs import Permutations, SetField
+
+    class RowwiseScale(SizeDependentTypes, EquivariantModule, register=False):
+        size_attribute, size_noun = "num_rows", "rows"
+
+        def __init__(self, num_rows=None):
+            super().__init__()
+            self.num_rows = num_rows
+
+        def field_types(self, size):
+            field = SetField(Permutations(size), 3)
+            return field, field
+
+        def forward(self, x):
+            return 2 * x
+
+    with pytest.raises(TypeError, match=r"RowwiseScale runs on any number of rows.*build it with num_rows=N"):
+        RowwiseScale().in_type  # noqa: B018
+    layer = RowwiseScale(num_rows=5)
+    assert layer.in_type == layer.out_type == SetField(Permutations(5), 3) and layer.group == Permutations(5)
+    assert assert_equivariant(layer, torch.randn(5, 3, dtype=torch.float64)) == 0.0
