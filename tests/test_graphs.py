@@ -318,6 +318,10 @@ def test_wl_refinement_rounds():
     assert same_partition(initial_colours(features, 6), torch.tensor([0, 1, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match="one row per node: expected 5 rows"):
         initial_colours(features, 5)
+    with pytest.raises(ValueError, match=r"colours must be integers \(class ids\), got non-integer values"):
+        wl_colour_refinement(SIX_CYCLE[0], 6, colours=torch.tensor([0.0, 0.5, 0.0, 0.0, 0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"colours must be an integer tensor \[6\], got list"):
+        wl_colour_refinement(SIX_CYCLE[0], 6, colours=[0, 0, 0, 0, 0, 1])
     histograms = wl_histograms([TWO_TRIANGLES, SIX_CYCLE, K33])
     assert histograms[-1].shape[0] == 3 and torch.equal(histograms[-1][0], histograms[-1][1])
 

@@ -75,12 +75,16 @@ def test_deep_sets_invariant_and_set_layer_equivariant_without_mask(aggr, genera
         assert assert_equivariant(layer, x, dtype=dtype, atol=tolerance, n_samples=8, generator=generator) <= tolerance
 
 
+def _float64_pair(aggr, generator):
+    """A float64 DeepSets (3 → 4) and EquivariantSetLayer (3 → 5) on sets of any size, with the given ⊕."""
+    with seeded(generator):
+        return DeepSets(3, 16, 4, aggr=aggr).double(), EquivariantSetLayer(3, 5, aggr=aggr).double()
+
+
 @pytest.mark.parametrize("aggr", AGGREGATIONS)
 def test_permuting_a_padded_set_together_with_its_mask(aggr, generator):
     """σ moves the real elements among the padding: invariant output unchanged, equivariant output moved by σ."""
-    with seeded(generator):
-        model = DeepSets(3, 16, 4, aggr=aggr).double()
-        layer = EquivariantSetLayer(3, 5, aggr=aggr).double()
+    model, layer = _float64_pair(aggr, generator)
     x = torch.randn(4, 8, 3, dtype=torch.float64, generator=generator)
     mask = _random_mask(4, 8, generator)
     group = Permutations(8)
@@ -93,9 +97,7 @@ def test_permuting_a_padded_set_together_with_its_mask(aggr, generator):
 
 @pytest.mark.parametrize("aggr", AGGREGATIONS)
 def test_padded_rows_do_not_affect_real_outputs(aggr, generator):
-    with seeded(generator):
-        model = DeepSets(3, 16, 4, aggr=aggr).double()
-        layer = EquivariantSetLayer(3, 5, aggr=aggr).double()
+    model, layer = _float64_pair(aggr, generator)
     real = torch.randn(2, 5, 3, dtype=torch.float64, generator=generator)
     padded = torch.cat([real, 1e3 * torch.randn(2, 4, 3, dtype=torch.float64, generator=generator)], dim=1)
     mask = torch.cat([torch.ones(2, 5, dtype=torch.bool), torch.zeros(2, 4, dtype=torch.bool)], dim=1)

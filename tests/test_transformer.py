@@ -275,6 +275,10 @@ def test_bad_input_is_refused_with_clear_errors():
         layer(torch.randn(5, 6), complete_graph(5))
     with pytest.raises(ValueError, match=r"x must be a tensor \[N, 8\] or \[B, N, 8\], got \[8\]"):
         layer(torch.randn(8))
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor \[N, 8\] or \[B, N, 8\], got torch.int64"):
+        layer(torch.ones(5, 8, dtype=torch.long), complete_graph(5))
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor .*, got list"):
+        layer.attention_weights([[0.0] * 8] * 5, complete_graph(5))
     with pytest.raises(ValueError, match=r"refers to nodes 0..6, but the graph has 5 nodes"):
         layer(torch.randn(5, 8), complete_graph(7))
     with pytest.raises(TypeError, match="edge_index must be an int64 tensor"):
@@ -410,6 +414,8 @@ def test_tiny_lm_models_refuse_bad_input():
     model = CharLM(10, dataclasses.replace(QUICK, context=8, d_model=8, nhead=2, num_layers=1, dim_feedforward=8))
     with pytest.raises(ValueError, match=r"expected ids \[B, T\] with 1 ≤ T ≤ 8, got shape \[2, 9\]"):
         model(torch.zeros(2, 9, dtype=torch.long))
+    with pytest.raises(TypeError, match="expected character ids \\[B, T\\] as an int64 tensor, got torch.float32"):
+        model(torch.zeros(2, 4))
     with pytest.raises(ValueError, match="attention must be 'causal' or 'window'"):
         model.as_graph_model("full")
     with pytest.raises(TypeError, match="converts a model with torch layers"):
@@ -420,7 +426,7 @@ def test_tiny_lm_models_refuse_bad_input():
 def test_graph_transformer_models_on_the_karate_club():
     from torch_geometric.utils import add_self_loops
 
-    from gdl.experiments.graph_transformer import GraphTransformer, karate_club
+    from gdl.experiments.graph_transformer import GraphTransformer, GraphTransformerExperiment, karate_club
 
     data = karate_club()
     assert data.num_nodes == 34 and data.lap_pe.shape == (34, 4) and data.attention_edge_index.shape[1] == 156 + 34
@@ -437,3 +443,5 @@ def test_graph_transformer_models_on_the_karate_club():
         complete(Batch.from_data_list([data, data]))
     with pytest.raises(ValueError, match="graph must be 'complete' or 'edges'"):
         GraphTransformer(34, 4, graph="window")
+    # the report's relabelling column: an edge-restricted model keeps every prediction, within round-off
+    assert GraphTransformerExperiment._relabelling(model.float(), count=3) >= 0.97

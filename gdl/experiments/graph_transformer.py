@@ -38,14 +38,15 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.utils import add_self_loops
 
 from gdl.core import seeded
-from gdl.graphs import LaplacianPE, TransformerGNNLayer, laplacian_eigenvectors
+from gdl.datasets.graphs import load_karate_club
+from gdl.graphs import GraphField, LaplacianPE, Permutations, TransformerGNNLayer, laplacian_eigenvectors
 from gdl.graphs.flavours import AttentionalLayer
 from gdl.train import TrainConfig, Trainer, single_threaded
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure
 
-__all__ = ["GraphTransformer", "GATNet", "karate_club", "node_step", "GraphTransformerExperiment"]
+__all__ = ["GraphTransformer", "GATNet", "karate_club", "with_graph_inputs", "node_step", "GraphTransformerExperiment"]
 
 PE_DIM = 4
 WIDTH = 16
@@ -54,9 +55,11 @@ EPOCHS = 100
 
 def karate_club(pe_dim: int = PE_DIM) -> Data:
     """KarateClub with ``lap_pe [N, pe_dim]`` (Laplacian eigenvectors) and ``attention_edge_index`` (edges + self-loops)."""
-    from torch_geometric.datasets import KarateClub
+    return with_graph_inputs(load_karate_club("communities"), pe_dim)
 
-    data = KarateClub()[0]
+
+def with_graph_inputs(data: Data, pe_dim: int = PE_DIM) -> Data:
+    """Add the models' graph inputs to ``data`` (in place): ``lap_pe`` and ``attention_edge_index``."""
     _, data.lap_pe = laplacian_eigenvectors(data.edge_index, data.num_nodes, pe_dim)
     data.attention_edge_index, _ = add_self_loops(data.edge_index, num_nodes=data.num_nodes)
     return data
@@ -194,16 +197,14 @@ class GraphTransformerExperiment(Experiment):
     @torch.no_grad()
     def _relabelling(model: nn.Module, count: int = 20) -> float:
         """Fraction of (relabelling, node) pairs whose predicted class follows the node."""
-        data = karate_club()
-        reference = model(Batch.from_data_list([data])).argmax(-1)
-        generator = torch.Generator().manual_seed(0)
+        data = load_karate_club("communities")
+        reference = model(Batch.from_data_list([with_graph_inputs(data.clone())])).argmax(-1)
+        relabel = GraphField(Permutations(data.num_nodes))
         kept = []
-        for _ in range(count):  # a few relabellings of one 34-node graph (not a loop inside a forward pass)
-            perm = torch.randperm(data.num_nodes, generator=generator)
-            moved = Data(x=data.x[perm], edge_index=torch.argsort(perm)[data.edge_index], y=data.y[perm])
-            _, moved.lap_pe = laplacian_eigenvectors(moved.edge_index, moved.num_nodes, PE_DIM)
-            moved.attention_edge_index, _ = add_self_loops(moved.edge_index, num_nodes=moved.num_nodes)
-            kept.append((model(Batch.from_data_list([moved])).argmax(-1) == reference[perm]).float().mean())
+        # a few relabellings of one 34-node graph (not a loop inside a forward pass); the inputs are recomputed
+        for g in relabel.group.sample(count, torch.Generator().manual_seed(0)):
+            moved = with_graph_inputs(relabel.transform(data, g))
+            kept.append((model(Batch.from_data_list([moved])).argmax(-1) == reference[g.data]).float().mean())
         return float(torch.stack(kept).mean())
 
     @staticmethod

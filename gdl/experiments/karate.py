@@ -10,8 +10,9 @@ every unlabelled member and cannot do better than guessing. Two label sets (:fun
   administrator (33) labelled.
 
 Accuracy on the unlabelled members, mean ± standard deviation over 10 initialisations (quick) or 100 (full); 200
-full-batch Adam steps, lr 0.01, weight decay 5·10⁻⁴, hidden width 16, dropout 0.5 as in Kipf & Welling. No paper
-number exists for this graph; it is the GCN demo, checked against the MLP.
+full-batch AdamW steps, lr 0.01, weight decay 5·10⁻⁴ on every layer, hidden width 16, dropout 0.5 (Kipf & Welling's
+citation-network settings, where Adam's L2 penalty falls on the first layer only). No paper number exists for this
+graph; it is the GCN demo, checked against the MLP.
 """
 
 from __future__ import annotations

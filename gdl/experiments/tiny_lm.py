@@ -115,6 +115,9 @@ class CharLM(nn.Module):
         raise TypeError("a model with torch layers has no graph; it uses a causal mask")
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.long, torch.int32):
+            given = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise TypeError(f"expected character ids [B, T] as an int64 tensor, got {given}")
         if ids.dim() != 2 or not 1 <= ids.shape[1] <= self.config.context:
             raise ValueError(f"expected ids [B, T] with 1 ≤ T ≤ {self.config.context}, got shape {list(ids.shape)}")
         length = ids.shape[1]
@@ -240,7 +243,7 @@ class TinyLM(Experiment):
         for model_name in self.models:
             rows.append(Row(model_name, "validation loss (nats/char)", histories[model_name][-1]["val_loss"], "{:.4f}"))
         rows += [Row("gnn_causal", f"max |Δ train loss| vs torch, first {first} steps", float(difference[:first].max()), "{:.1e}",
-                     note="same initial weights and batches; float32; the issue's bound is 1e-4"),
+                     note="same initial weights and batches; float32; target ≤ 1e-4"),
                  Row("gnn_causal", f"max |Δ train loss| vs torch, all {len(difference)} steps", float(difference.max()), "{:.1e}"),
                  Row("gnn_causal", "max |Δ train loss| vs torch, 50 steps in float64", float64_difference, "{:.1e}",
                      note="the same comparison in float64: the float32 differences are round-off"),

@@ -122,6 +122,7 @@ class GINLayer(GraphLayer, MessagePassing):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GINLayer", tuple]:
+        """Sum aggregation with a learned ε = 0.25 on a 7-node multigraph."""
         with seeded(generator):
             layer = cls(4, 6, 8, eps=0.25, train_eps=True, num_nodes=7)
         return layer, (torch.randn(7, 4, generator=generator), random_graph(7, 14, generator))
@@ -201,6 +202,7 @@ class GIN(GraphLayer):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GIN", tuple]:
+        """Two GIN layers and a sum readout on a 7-node multigraph (one graph: the output is invariant)."""
         with seeded(generator):
             model = cls(3, 8, 2, num_layers=2, num_nodes=7)
         return model, (torch.randn(7, 3, generator=generator), random_graph(7, 14, generator))
@@ -242,6 +244,11 @@ def wl_colour_refinement(edge_index: Tensor, num_nodes: int, colours: Tensor | N
         ``[c⁰, c¹, …]``, each ``[N]`` int64 with values 0 … K_t − 1; the last one is stable.
     """
     check_edge_index(edge_index, num_nodes)
+    if colours is not None and not isinstance(colours, Tensor):
+        raise TypeError(f"colours must be an integer tensor [{num_nodes}], got {type(colours).__name__}")
+    if colours is not None and colours.is_floating_point() and not torch.equal(colours, colours.round()):
+        raise ValueError(f"colours must be integers (class ids), got non-integer values {colours.tolist()}; "
+                         "turn features into colours with initial_colours")
     colours = torch.zeros(num_nodes, dtype=torch.long) if colours is None else colours.to(torch.long)
     if colours.shape != (num_nodes,):
         raise ValueError(f"colours must be an int64 tensor [{num_nodes}], got shape {list(colours.shape)}")

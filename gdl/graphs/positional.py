@@ -198,6 +198,10 @@ def random_walk_encoding(edge_index: torch.Tensor, num_nodes: int, walk_length: 
 class RandomWalkPE(EquivariantModule):
     """The random-walk encoding of a graph as a layer: ``edge_index`` → node features ``[N, walk_length]``.
 
+    .. math::
+        \\mathrm{RW}(G)_i = \\big[P_{ii}, (P^2)_{ii}, …, (P^k)_{ii}\\big],\\qquad P = D^{-1} A,\\qquad
+        \\mathrm{RW}(σ·G) = σ·\\mathrm{RW}(G)
+
     Exactly permutation-equivariant: relabelling the graph permutes the return probabilities. The output dtype
     follows the module's (``.double()`` gives float64).
 

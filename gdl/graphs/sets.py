@@ -118,7 +118,8 @@ class DeepSets(GraphLayer):
         return f"aggr={self.aggr!r}" + (f", num_nodes={self.num_nodes}" if self.num_nodes is not None else "")
 
     @classmethod
-    def example(cls, generator: torch.Generator | None = None):
+    def example(cls, generator: torch.Generator | None = None) -> tuple["DeepSets", tuple]:
+        """Sum pooling on a batch of 2 sets of 7 elements with 3 features."""
         with seeded(generator):
             model = cls(3, 16, 4, aggr="sum", num_nodes=7)
         return model, (torch.randn(2, 7, 3, generator=generator),)
@@ -164,7 +165,8 @@ class EquivariantSetLayer(GraphLayer):
             f", num_nodes={self.num_nodes}" if self.num_nodes is not None else "")
 
     @classmethod
-    def example(cls, generator: torch.Generator | None = None):
+    def example(cls, generator: torch.Generator | None = None) -> tuple["EquivariantSetLayer", tuple]:
+        """Max pooling on a batch of 2 sets of 6 elements with 3 features."""
         with seeded(generator):
             layer = cls(3, 5, aggr="max", num_nodes=6)
         return layer, (torch.randn(2, 6, 3, generator=generator),)

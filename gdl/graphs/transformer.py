@@ -35,10 +35,12 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from gdl.core import EquivariantModule, SizeDependentTypes, TupleField, seeded
+from gdl.core import TupleField, seeded
 
+from .base import GraphLayer
 from .builders import causal_graph, complete_graph, graph_structure
 from .permutations import EdgeIndexField, Permutations, SetField
+from .validation import check_choice
 
 __all__ = ["TransformerGNNLayer", "EdgeSoftmaxAttention", "PATHS"]
 
@@ -96,7 +98,7 @@ class EdgeSoftmaxAttention(MessagePassing):
         return f"{type(self).__name__}(dropout={self.dropout})"
 
 
-class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
+class TransformerGNNLayer(GraphLayer):
     """A Transformer encoder layer written as a graph neural network (book §5.4, eq. 36).
 
     Post-norm (``norm_first=False``, the original Transformer)::
@@ -173,8 +175,7 @@ class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
             self.activation_name, self.activation = getattr(activation, "__name__", "custom"), activation
         else:
             raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}")
-        if num_nodes is not None and (isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1):
-            raise ValueError(f"num_nodes must be a positive integer or None, got {num_nodes!r}")
+        num_nodes = self._check_num_nodes(num_nodes)
         factory = {"device": device, "dtype": dtype}
         self.d_model, self.nhead, self.head_dim = d_model, nhead, d_model // nhead
         self.dim_feedforward, self.dropout, self.norm_first, self.num_nodes = dim_feedforward, dropout, norm_first, num_nodes
@@ -217,13 +218,9 @@ class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
             path: ``"auto"`` (dense for the complete/causal graph, else message passing), ``"dense"`` (requires one
                 of those two graphs) or ``"message_passing"``.
         """
-        if path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-        if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
-            given = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {given}")
+        check_choice(path, PATHS, "path")
+        field = self._input_field(x)
         num_nodes = x.shape[-2]
-        field = self.in_type if self.num_nodes is not None else self.field_types(num_nodes)[0]
         if edge_index is None:
             field.fields[0].validate(x)
             structure = "causal" if causal else "complete"
@@ -247,6 +244,15 @@ class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
             h = self.norm1(h + self._attention_block(h, edge_index, structure))
             h = self.norm2(h + self._feedforward_block(h))
         return h.squeeze(0) if unbatched else h
+
+    def _input_field(self, x) -> TupleField:
+        """Check that x is a floating-point ``[N, C]`` or ``[B, N, C]`` tensor; return the ``(x, edge_index)`` type."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            given = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"x must be a floating-point tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {given}")
+        if x.dim() not in (2, 3):
+            raise ValueError(f"x must be a tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {list(x.shape)}")
+        return self.in_type if self.num_nodes is not None else self.field_types(x.shape[-2])[0]
 
     @staticmethod
     def _check_causal(edge_index: torch.Tensor) -> None:
@@ -283,8 +289,7 @@ class TransformerGNNLayer(SizeDependentTypes, EquivariantModule):
 
         They sum to one over each node's incoming edges; column e of ``edge_index`` is edge e.
         """
-        field = self.in_type if self.num_nodes is not None else self.field_types(x.shape[-2])[0]
-        field.validate((x, edge_index))
+        self._input_field(x).validate((x, edge_index))
         h = x.unsqueeze(0) if x.dim() == 2 else x
         query, key, _ = self._heads(self.norm1(h) if self.norm_first else h)
         alpha = self.attention.coefficients(query, key, edge_index).transpose(0, 1)
