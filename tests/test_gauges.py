@@ -182,12 +182,26 @@ def test_gem_conv_input_errors():
     conv, (x, data) = GEMConv.example(torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"expects features \[42, 3, 5\] on this mesh, got \[42, 3, 3\]"):
         conv.double()(x[..., :3], data)
-    with pytest.raises(TypeError, match="build it with num_vertices=V"):
+    with pytest.raises(TypeError, match="build it with num_vertices=N"):
         _ = GEMConv(2, 2).in_type
     broken = data.clone()
     del broken.edge_transport
     with pytest.raises(ValueError, match=r"lacks \['edge_transport'\]"):
         conv(x, broken)
+
+
+def test_regular_nonlinearity_input_errors():
+    layer, (x,) = RegularNonlinearity.example(torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"expects features \[30, 4, 5\], got \[29, 4, 5\]"):
+        layer(x[:29])
+    with pytest.raises(TypeError, match=r"floating-point tensor \[30, 4, 5\], got torch.int64"):
+        layer(x.long())
+    with pytest.raises(TypeError, match=r"floating-point tensor \[30, 4, 5\], got list"):
+        layer(x.tolist())
+    with pytest.raises(ValueError, match=r"num_vertices must be an integer ≥ 1, got 0"):
+        RegularNonlinearity(4, 2, num_vertices=0)
+    with pytest.raises(ValueError, match=r"channels must be an integer ≥ 1, got 2.5"):
+        RegularNonlinearity(2.5, 2)
 
 
 def test_gem_conv_on_a_batch_equals_each_mesh_alone():

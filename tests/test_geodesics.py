@@ -543,6 +543,32 @@ def test_embedding_geometries_and_experiment_models():
         experiment._parse("hyperbolic-5")
 
 
+def test_embedding_refuses_bad_node_ids_and_chunk_sizes():
+    model = HierarchyEmbedding(10, 3).double()
+    with pytest.raises(ValueError, match=r"node ids must lie in 0\.\.9 \(the embedding has 10 nodes\), got ids 0\.\.10"):
+        model(torch.tensor([[0, 1, 10]]))
+    with pytest.raises(ValueError, match=r"node ids must lie in 0\.\.9.*got ids -1\.\.2"):
+        model.distances_from(torch.tensor([-1, 2]))
+    with pytest.raises(TypeError, match=r"int64 node ids \[B, 1 \+ K\] \(K ≥ 1\), got torch.float32"):
+        model(torch.tensor([[0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"node ids \[B, 1 \+ K\] \(K ≥ 1\), got shape \[3\]"):
+        model(torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"chunk_size must be a positive integer \(rows per block\), got 0"):
+        reconstruction_metrics(model.distances_from, balanced_tree(2, 2), chunk_size=0)
+
+
+def test_hyperbolic_fields_share_one_construction():
+    group = HyperbolicIsometries(3, curvature=-2.0)
+    for field_type in (PoincareBallField, LorentzField):
+        field = field_type(group)
+        assert (field.dim, field.curvature) == (3, -2.0)
+        assert field.restrict(Orthogonal(3)).group == Orthogonal(3)
+        with pytest.raises(ValueError, match=rf"{field_type.__name__}\(curvature=-1\) cannot be moved by .*curvatures differ"):
+            field_type(group, curvature=-1.0)
+        with pytest.raises(TypeError, match=rf"{field_type.__name__} is acted on by HyperbolicIsometries"):
+            field_type(PositiveScalings())
+
+
 # -- the orthogonal RNN experiment's pieces ------------------------------------------------------------------------
 
 def test_modrelu_recurrence_backward_matches_autograd(generator):

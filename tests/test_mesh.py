@@ -338,6 +338,24 @@ def test_layers_refuse_features_that_do_not_fit_the_mesh():
         layer(x, broken)
 
 
+def test_layers_refuse_mesh_data_with_bad_indices_or_per_vertex_entries():
+    layer, (x, data) = ChebMeshConv.example(torch.Generator().manual_seed(0))
+    broken = data.clone()
+    broken.edge_index = broken.edge_index.clone()
+    broken.edge_index[0, 0] = 42
+    with pytest.raises(ValueError, match=r"data.edge_index refers to nodes 0\.\.42, but the graph has 42 nodes"):
+        layer(x, broken)
+    broken = data.clone()
+    broken.mass = broken.mass[:41]
+    with pytest.raises(ValueError, match=r"data.mass must have one entry per vertex \[42\], got \[41\]"):
+        layer(x, broken)
+    monet, (x, data) = MoNetConv.example(torch.Generator().manual_seed(0))
+    broken = data.clone()
+    broken.edge_index = broken.edge_index.int()
+    with pytest.raises(TypeError, match=r"data.edge_index must be an int64 tensor \[2, E\], got torch.int32"):
+        monet(x, broken)
+
+
 # -- shipped meshes, poses and descriptors ---------------------------------------------------------------------------------
 def test_procedural_meshes_have_the_expected_topology():
     assert [icosphere(n).num_vertices for n in range(4)] == [12, 42, 162, 642]

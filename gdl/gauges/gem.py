@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from gdl.core import EquivariantModule, FieldType, Pointwise, SizeDependentTypes, TupleField, seeded
-from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, intrinsic_layer_types, vertex_count
+from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
 from gdl.groups.euclidean import Euclidean
 
 from .gauge import GaugeGroup, MeshGaugeField, SO2Field, irreps_dim, irreps_rotation, rotate_irreps
@@ -115,18 +115,6 @@ def table_kernel_basis(angle: torch.Tensor, in_order: int, out_order: int) -> to
                 full[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = kernel
                 blocks.append(full)
     return torch.stack(blocks, dim=1)
-
-
-def _mesh_example(subdivisions: int = 1):
-    """A small asymmetric mesh (the :func:`~gdl.datasets.meshes.creature`, 42 vertices) as float64 ``Data``.
-
-    Examples on meshes are stated in float64 (module and inputs): the geometry stored in the ``Data`` must be that of
-    its own vertex positions to the last digit, or the float64 E(3) check, which recomputes it from moved positions,
-    would measure float32 round-off.
-    """
-    from gdl.datasets.meshes import creature
-
-    return creature(subdivisions).to_data(dtype=torch.float64)
 
 
 class _MeshTypes(SizeDependentTypes):
@@ -217,7 +205,7 @@ class GEMConv(_MeshTypes, EquivariantModule):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GEMConv", tuple]:
-        data = _mesh_example()
+        data = example_mesh_data()
         with seeded(generator):
             module = cls(3, 4, in_order=2, out_order=1, num_vertices=data.num_nodes).double()
             module.bias.data.normal_()
@@ -268,7 +256,9 @@ class RegularNonlinearity(_MeshTypes, EquivariantModule):
         if not isinstance(self.num_samples, int) or self.num_samples < irreps_dim(max_order):
             raise ValueError(f"num_samples must be an integer ≥ 2L + 1 = {irreps_dim(max_order)} to determine orders ≤ "
                              f"{max_order}, got {num_samples!r}")
-        self.num_vertices = num_vertices
+        self.num_vertices = num_vertices if num_vertices is None else _positive_int(num_vertices, "num_vertices")
+        if channels is not None:
+            _positive_int(channels, "channels")
         if isinstance(activation, str):
             if activation not in Pointwise._ACTIVATIONS:
                 raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(Pointwise._ACTIVATIONS)}")
@@ -286,11 +276,15 @@ class RegularNonlinearity(_MeshTypes, EquivariantModule):
         return field, field
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != irreps_dim(self.max_order) or (
-                self.channels is not None and x.shape[1] != self.channels):
-            given = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"RegularNonlinearity(max_order={self.max_order}) expects features "
-                             f"[V, {self.channels or 'C'}, {irreps_dim(self.max_order)}], got {given}")
+        expected = (f"[{self.num_vertices or 'V'}, {self.channels or 'C'}, {irreps_dim(self.max_order)}]")
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            given = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"RegularNonlinearity expects a floating-point tensor {expected}, got {given}")
+        if x.dim() != 3 or x.shape[-1] != irreps_dim(self.max_order) or (
+                self.channels is not None and x.shape[1] != self.channels) or (
+                self.num_vertices is not None and x.shape[0] != self.num_vertices):
+            raise ValueError(f"RegularNonlinearity(max_order={self.max_order}) expects features {expected}, "
+                             f"got {list(x.shape)}")
         samples = x @ self.sampling.to(x.dtype).T  # [V, C, N]
         return self.activation(samples) @ self.projection.to(x.dtype).T
 
@@ -346,7 +340,7 @@ class GEMNet(EquivariantModule):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GEMNet", tuple]:
-        data = _mesh_example()
+        data = example_mesh_data()
         with seeded(generator):
             module = cls(3, 6, 2, num_layers=3, max_order=2).double()
         return module, (torch.randn(data.num_nodes, 3, generator=generator, dtype=torch.float64), data)

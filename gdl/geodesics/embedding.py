@@ -38,8 +38,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from gdl.datasets.wordnet import Hierarchy, sorted_contains
+from gdl.graphs.validation import checking
 
-from .manifolds import checking, hyperbolic_c, lorentz_model, lorentz_to_poincare, poincare_ball, poincare_distance
+from .manifolds import hyperbolic_c, lorentz_model, lorentz_to_poincare, poincare_ball, poincare_distance
 from .optim import ManifoldConstraintError, check_manifold_parameters
 
 __all__ = ["GEOMETRIES", "HierarchyEmbedding", "HierarchyLoss", "EdgeDataset", "reconstruction_metrics",
@@ -89,13 +90,27 @@ class HierarchyEmbedding(nn.Module):
             return self.manifold.dist(x, y)
         return ((x - y) ** 2).sum(-1)
 
+    def _check_ids(self, nodes: torch.Tensor, dims: int, shape: str) -> None:
+        if not isinstance(nodes, torch.Tensor) or nodes.dtype != torch.long:
+            given = nodes.dtype if isinstance(nodes, torch.Tensor) else type(nodes).__name__
+            raise TypeError(f"HierarchyEmbedding expects int64 node ids {shape}, got {given}")
+        if nodes.dim() != dims or (dims == 2 and nodes.shape[1] < 2):
+            raise ValueError(f"HierarchyEmbedding expects node ids {shape}, got shape {list(nodes.shape)}")
+        if checking() and nodes.numel():
+            low, high = int(nodes.min()), int(nodes.max())
+            if low < 0 or high >= self.num_nodes:
+                raise ValueError(f"node ids must lie in 0..{self.num_nodes - 1} (the embedding has {self.num_nodes} "
+                                 f"nodes), got ids {low}..{high}")
+
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:
         """Distances from ``nodes[:, 0]`` to ``nodes[:, 1:]``: ``[B, 1 + K]`` ids → ``[B, K]``."""
+        self._check_ids(nodes, 2, "[B, 1 + K] (K ≥ 1)")
         points = self.weight[nodes]
         return self.distance(points[:, :1], points[:, 1:])
 
     def distances_from(self, rows: torch.Tensor) -> torch.Tensor:
         """``[R]`` node ids → ``[R, N]`` distances to every node."""
+        self._check_ids(rows, 1, "[R]")
         return self.distance(self.weight[rows].unsqueeze(1), self.weight.unsqueeze(0))
 
     def poincare_points(self) -> torch.Tensor:
@@ -184,6 +199,8 @@ def reconstruction_metrics(distances_from: Callable[[torch.Tensor], torch.Tensor
     Returns:
         ``{"mean_rank": …, "map": …, "pairs": P, "nodes": nodes with ≥ 1 ancestor}``.
     """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer (rows per block), got {chunk_size!r}")
     n = hierarchy.num_nodes
     children = hierarchy.closure[:, 0].contiguous()
     rows_with_ancestors = torch.unique(children)

@@ -47,7 +47,7 @@ import torch
 
 from gdl.core import FieldType, Group, GroupElement
 from gdl.graphs.permutations import Permutations
-from gdl.groups.euclidean import Orthogonal, SpecialOrthogonal, random_rotation_matrices
+from gdl.groups.euclidean import EQUALITY_TOLERANCE, Orthogonal, SpecialOrthogonal, random_rotation_matrices
 
 from .manifolds import check_points, hyperbolic_c, lorentz_model, poincare_ball, poincare_to_lorentz
 
@@ -55,8 +55,6 @@ __all__ = ["HyperbolicIsometries", "PositiveScalings", "PoincareBallField", "Lor
            "StiefelField", "SPDField", "LogSPDField", "ManifoldField", "translation_and_rotation", "lorentz_matrix",
            "gyration_matrix"]
 
-#: elements of continuous groups compare equal when their parameters agree to this (float64 round-off)
-EQUALITY_TOLERANCE = 1e-10
 _ORTHOGONAL = (Orthogonal, SpecialOrthogonal)
 
 
@@ -232,8 +230,9 @@ class ManifoldField(FieldType):
     """Base of the manifold-valued field types: points of one manifold, moved by one isometry group.
 
     Subclasses define :attr:`kind` (for :func:`~gdl.geodesics.manifolds.check_points`), :meth:`manifold` (a new
-    geoopt manifold, float64 parameters, for a layer to own) and the action. ``point_dims`` is the number of
-    trailing axes of one point.
+    geoopt manifold, float64 parameters, for a layer to own) and the isometric action :meth:`_act`;
+    :meth:`transform` checks the element and the points, and relabels a point set when the group is
+    ``Permutations(N)``. ``point_dims`` is the number of trailing axes of one point.
     """
 
     kind: str = ""
@@ -241,6 +240,16 @@ class ManifoldField(FieldType):
 
     def manifold(self) -> geoopt.Manifold:
         raise NotImplementedError
+
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
+        raise NotImplementedError
+
+    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
+        self.group.check(g)
+        self.validate(value)
+        if isinstance(self.group, Permutations):
+            return self._permute(value, g)
+        return self._act(value, g)
 
     def _check_group(self, allowed: tuple[type, ...]) -> None:
         if not isinstance(self.group, allowed):
@@ -263,7 +272,39 @@ def _dimension(explicit: int | None, group: Group, field: str) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class PoincareBallField(ManifoldField):
+class _HyperbolicField(ManifoldField):
+    """Shared fields of :class:`PoincareBallField` and :class:`LorentzField`: the group, n and the curvature.
+
+    Acted on by ``HyperbolicIsometries(n, K)``, ``Orthogonal(n)``/``SpecialOrthogonal(n)`` (rotations about the
+    origin) or ``Permutations(N)`` (a point set, relabelled). ``curvature=None`` takes the group's
+    (``HyperbolicIsometries``) or −1; a curvature that differs from the group's raises ``ValueError``.
+    """
+
+    group: Group
+    dim: int | None = None
+    curvature: float | None = None
+
+    def __post_init__(self):
+        self._check_group((HyperbolicIsometries, *_ORTHOGONAL, Permutations))
+        if self.curvature is None:
+            object.__setattr__(self, "curvature", getattr(self.group, "curvature", -1.0))
+        object.__setattr__(self, "curvature", -hyperbolic_c(self.curvature))
+        if isinstance(self.group, HyperbolicIsometries) and self.group.curvature != self.curvature:
+            raise ValueError(f"{type(self).__name__}(curvature={self.curvature:g}) cannot be moved by {self.group!r}: "
+                             "the curvatures differ")
+        object.__setattr__(self, "dim", _dimension(self.dim, self.group, type(self).__name__))
+
+    def validate(self, value: Any) -> None:
+        check_points(value, self.kind, dim=self.dim, curvature=self.curvature, name=f"{type(self).__name__} points")
+
+    def restrict(self, subgroup: Group) -> FieldType:
+        if isinstance(self.group, HyperbolicIsometries) and isinstance(subgroup, _ORTHOGONAL) and subgroup.n == self.dim:
+            return dataclasses.replace(self, group=subgroup)
+        return super().restrict(subgroup)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoincareBallField(_HyperbolicField):
     """Points ``[..., n]`` of the Poincaré ball Dⁿ_K, moved by isometries (or by permutations of a point set).
 
     Args:
@@ -273,46 +314,21 @@ class PoincareBallField(ManifoldField):
         curvature: K < 0; ``None``: the group's (``HyperbolicIsometries``) or −1. It must equal the group's.
     """
 
-    group: Group
-    dim: int | None = None
-    curvature: float | None = None
     kind = "poincare"
-
-    def __post_init__(self):
-        self._check_group((HyperbolicIsometries, *_ORTHOGONAL, Permutations))
-        if self.curvature is None:
-            object.__setattr__(self, "curvature", getattr(self.group, "curvature", -1.0))
-        object.__setattr__(self, "curvature", -hyperbolic_c(self.curvature))
-        if isinstance(self.group, HyperbolicIsometries) and self.group.curvature != self.curvature:
-            raise ValueError(f"PoincareBallField(curvature={self.curvature:g}) cannot be moved by {self.group!r}: "
-                             "the curvatures differ")
-        object.__setattr__(self, "dim", _dimension(self.dim, self.group, "PoincareBallField"))
 
     def manifold(self) -> geoopt.PoincareBall:
         return poincare_ball(self.curvature)
 
-    def validate(self, value: Any) -> None:
-        check_points(value, "poincare", dim=self.dim, curvature=self.curvature, name="PoincareBallField points")
-
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
-        if isinstance(self.group, Permutations):
-            return self._permute(value, g)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         a, r = translation_and_rotation(g)
         rotated = value @ r.T.to(value)
         if isinstance(g.group, _ORTHOGONAL):
             return rotated
         return _ball(self.curvature).mobius_add(a.to(value), rotated)
 
-    def restrict(self, subgroup: Group) -> "PoincareBallField":
-        if isinstance(self.group, HyperbolicIsometries) and isinstance(subgroup, _ORTHOGONAL) and subgroup.n == self.dim:
-            return dataclasses.replace(self, group=subgroup)
-        return super().restrict(subgroup)  # type: ignore[return-value]
-
 
 @dataclasses.dataclass(frozen=True)
-class LorentzField(ManifoldField):
+class LorentzField(_HyperbolicField):
     """Points ``[..., n + 1]`` of the hyperboloid Hⁿ_K (geoopt's ``Lorentz``), moved by x ↦ L(a, R) x.
 
     Args:
@@ -322,38 +338,13 @@ class LorentzField(ManifoldField):
         curvature: K < 0; ``None``: the group's (``HyperbolicIsometries``) or −1. It must equal the group's.
     """
 
-    group: Group
-    dim: int | None = None
-    curvature: float | None = None
     kind = "lorentz"
-
-    def __post_init__(self):
-        self._check_group((HyperbolicIsometries, *_ORTHOGONAL, Permutations))
-        if self.curvature is None:
-            object.__setattr__(self, "curvature", getattr(self.group, "curvature", -1.0))
-        object.__setattr__(self, "curvature", -hyperbolic_c(self.curvature))
-        if isinstance(self.group, HyperbolicIsometries) and self.group.curvature != self.curvature:
-            raise ValueError(f"LorentzField(curvature={self.curvature:g}) cannot be moved by {self.group!r}: "
-                             "the curvatures differ")
-        object.__setattr__(self, "dim", _dimension(self.dim, self.group, "LorentzField"))
 
     def manifold(self) -> geoopt.Lorentz:
         return lorentz_model(self.curvature)
 
-    def validate(self, value: Any) -> None:
-        check_points(value, "lorentz", dim=self.dim, curvature=self.curvature, name="LorentzField points")
-
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
-        if isinstance(self.group, Permutations):
-            return self._permute(value, g)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         return value @ lorentz_matrix(g).T.to(value)
-
-    def restrict(self, subgroup: Group) -> "LorentzField":
-        if isinstance(self.group, HyperbolicIsometries) and isinstance(subgroup, _ORTHOGONAL) and subgroup.n == self.dim:
-            return dataclasses.replace(self, group=subgroup)
-        return super().restrict(subgroup)  # type: ignore[return-value]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,11 +370,7 @@ class SphereField(ManifoldField):
     def validate(self, value: Any) -> None:
         check_points(value, "sphere", dim=self.dim, name="SphereField points")
 
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
-        if isinstance(self.group, Permutations):
-            return self._permute(value, g)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         return value @ g.data.T.to(value)
 
 
@@ -427,9 +414,7 @@ class StiefelField(ManifoldField):
     def validate(self, value: Any) -> None:
         check_points(value, "stiefel", dim=self.n, columns=self.p, name="StiefelField frames")
 
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         q = g.data.to(value)
         return value @ q.T if self.side == "right" else q @ value
 
@@ -462,9 +447,7 @@ class SPDField(ManifoldField):
     def validate(self, value: Any) -> None:
         check_points(value, "spd", dim=self.dim, name="SPDField matrices")
 
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         if isinstance(self.group, PositiveScalings):
             return value * g.data.to(value)
         r = g.data.to(value)
@@ -495,9 +478,7 @@ class LogSPDField(ManifoldField):
     def validate(self, value: Any) -> None:
         check_points(value, "symmetric", dim=self.dim, name="LogSPDField matrices")
 
-    def transform(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
-        self.group.check(g)
-        self.validate(value)
+    def _act(self, value: torch.Tensor, g: GroupElement) -> torch.Tensor:
         if isinstance(self.group, PositiveScalings):
             eye = torch.eye(value.shape[-1], dtype=value.dtype, device=value.device)
             return value + torch.log(g.data).to(value) * eye

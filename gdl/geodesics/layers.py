@@ -387,13 +387,8 @@ class SPDLayer(EquivariantModule):
     """An SPD layer: Σ ↦ log(Wᵀ Σ W), W ∈ St(n_in, n_out) (BiMap, then the log-Euclidean map).
 
     The output lives in the vector space Sym(n_out), ready for ordinary layers (e.g. its upper triangle into a
-    linear classifier). Declared symmetry: scalings, f(sΣ) = f(Σ) + log(s) I.
-
-    Args:
-        in_dim, out_dim: n_in ≥ n_out.
-
-    Shapes:
-        ``[..., n_in, n_in]`` → ``[..., n_out, n_out]``.
+    linear classifier). Declared symmetry: scalings, f(sΣ) = f(Σ) + log(s) I. Arguments and shapes are those of
+    :class:`SPDBiMap` (``in_dim ≥ out_dim``; ``[..., n_in, n_in]`` → ``[..., n_out, n_out]``).
     """
 
     def __init__(self, in_dim: int, out_dim: int):

@@ -39,6 +39,8 @@ from typing import Any
 import geoopt
 import torch
 
+from gdl.graphs.validation import checking
+
 __all__ = ["hyperbolic_c", "poincare_ball", "lorentz_model", "BoundedLorentz", "BALL_MAX_DISTANCE", "poincare_to_lorentz",
            "lorentz_to_poincare", "poincare_distance", "point_tolerance", "check_points", "checking", "MANIFOLD_KINDS"]
 
@@ -49,11 +51,6 @@ MANIFOLD_KINDS = {"poincare": "[..., n]", "lorentz": "[..., n + 1]", "sphere": "
 #: relative slack of the manifold equations: round-off of a lower precision (float32 data cast to float64 stays
 #: valid), far below any real violation
 _TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-4, torch.bfloat16: 3e-2, torch.float16: 3e-3}
-
-
-def checking() -> bool:
-    """Whether value-dependent checks run (always, except while ``torch.compile`` traces)."""
-    return not torch.compiler.is_compiling()
 
 
 def point_tolerance(dtype: torch.dtype) -> float:

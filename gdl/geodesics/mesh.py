@@ -54,10 +54,11 @@ import numpy as np
 import torch
 
 from gdl.core import FieldType, Group, GroupElement, TrivialField, TupleField
+from gdl.graphs.validation import check_edge_index
 from gdl.groups.euclidean import Euclidean, rotation_and_translation
 
 __all__ = ["Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "intrinsic_layer_types", "check_vertex_features",
-           "check_mesh_data", "vertex_count"]
+           "check_mesh_data", "vertex_count", "example_mesh_data"]
 
 TWO_PI = 2 * math.pi
 #: a face is degenerate when twice its area is below this fraction of its longest edge squared
@@ -590,16 +591,33 @@ def check_vertex_features(x: Any, data: Any, channels: int | None, name: str = "
 
 
 def check_mesh_data(data: Any, keys: Sequence[str]) -> None:
-    """Raise unless ``data`` is a mesh ``Data`` holding ``keys`` (shape checks only: no value reads, compile-safe)."""
+    """Raise unless ``data`` is a mesh ``Data`` holding ``keys``, one entry per edge or per vertex as the key says.
+
+    ``edge_index`` must be int64 ``[2, E]`` with vertex ids in 0 … V−1 (the id range is read only outside
+    ``torch.compile``, :func:`gdl.graphs.validation.check_edge_index`).
+    """
     if not (hasattr(data, "keys") and hasattr(data, "edge_index")):
         raise TypeError(f"expected a torch_geometric Data made by Mesh.to_data(), got {type(data).__name__}")
     missing = [key for key in keys if getattr(data, key, None) is None]
     if missing:
         raise ValueError(f"the mesh Data lacks {missing}; build it with Mesh.to_data() (entries: {', '.join(GEOMETRY_KEYS)})")
-    edge_index = data.edge_index
-    if edge_index.dtype != torch.long or edge_index.dim() != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"data.edge_index must be an int64 tensor [2, E], got {edge_index.dtype} {list(edge_index.shape)}")
+    vertices = vertex_count(data)
+    edge_index = check_edge_index(data.edge_index, vertices, name="data.edge_index")
     for key in keys:
         if key.startswith("edge_") and key != "edge_index" or key == "cot_weight":
             if data[key].shape != (edge_index.shape[1],):
                 raise ValueError(f"data.{key} must have one entry per edge [{edge_index.shape[1]}], got {list(data[key].shape)}")
+        elif key in ("mass", "laplacian_bound") and data[key].shape != (vertices,):
+            raise ValueError(f"data.{key} must have one entry per vertex [{vertices}], got {list(data[key].shape)}")
+
+
+def example_mesh_data(subdivisions: int = 1) -> Any:
+    """A small asymmetric mesh (the :func:`~gdl.datasets.meshes.creature`, 42 vertices) as float64 ``Data``.
+
+    The ``example()`` of every mesh layer uses it, with the module and inputs in float64: the geometry stored in the
+    ``Data`` must be that of its own vertex positions to the last digit, or the float64 E(3) check, which recomputes
+    it from moved positions, would measure float32 round-off.
+    """
+    from gdl.datasets.meshes import creature
+
+    return creature(subdivisions).to_data(dtype=torch.float64)

@@ -22,7 +22,7 @@ from torch_geometric.nn import GMMConv
 
 from gdl.core import EquivariantModule, seeded
 
-from .mesh import check_mesh_data, check_vertex_features, intrinsic_layer_types, vertex_count
+from .mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
 
 __all__ = ["MoNetConv", "log_map_coordinates"]
 
@@ -41,6 +41,13 @@ def log_map_coordinates(data: Any, dtype: torch.dtype | None = None) -> torch.Te
 
 class MoNetConv(EquivariantModule):
     """MoNet's Gaussian-mixture convolution (``GMMConv``) on a mesh's log-map pseudo-coordinates.
+
+    .. math::
+        y_u = \\Theta_{root} x_u + \\frac{1}{|N_u|} \\sum_{v \\in N_u} \\sum_{k<K} w_k(u_{uv})\\, \\Theta_k x_v + b,
+        \\qquad w_k(u) = \\exp\\big(-\\tfrac12 (u - \\mu_k)^\\top \\Sigma_k^{-1} (u - \\mu_k)\\big)
+
+    with u_uv = ρ_uv (cos ϑ_uv, sin ϑ_uv) (:func:`log_map_coordinates`) and diagonal Σ_k. Invariant under rigid
+    motions of the mesh (intrinsic coordinates); not gauge-equivariant (module docstring).
 
     Args:
         in_channels, out_channels: widths.
@@ -80,11 +87,9 @@ class MoNetConv(EquivariantModule):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["MoNetConv", tuple]:
-        from gdl.datasets.meshes import creature
-
-        data = creature(1).to_data(dtype=torch.float64)
+        data = example_mesh_data()
         with seeded(generator):
-            module = cls(3, 4, kernel_size=4).double()  # float64: see gdl.gauges.gem._mesh_example
+            module = cls(3, 4, kernel_size=4).double()  # float64: see example_mesh_data
             module.conv.bias.data.normal_()
         return module, (torch.randn(data.num_nodes, 3, generator=generator, dtype=torch.float64), data)
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from gdl.core import EquivariantModule, seeded
 
-from .mesh import check_mesh_data, check_vertex_features, intrinsic_layer_types
+from .mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types
 
 __all__ = ["ChebMeshConv", "apply_laplacian"]
 
@@ -82,11 +82,9 @@ class ChebMeshConv(EquivariantModule):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["ChebMeshConv", tuple]:
-        from gdl.datasets.meshes import creature
-
-        data = creature(1).to_data(dtype=torch.float64)
+        data = example_mesh_data()
         with seeded(generator):
-            module = cls(3, 4, K=4).double()  # float64: see gdl.gauges.gem._mesh_example
+            module = cls(3, 4, K=4).double()  # float64: see example_mesh_data
             module.bias.data.normal_()
         return module, (torch.randn(data.num_nodes, 3, generator=generator, dtype=torch.float64), data)
 
