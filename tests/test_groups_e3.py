@@ -324,6 +324,26 @@ class TestLayersBadInput:
         with pytest.raises(ValueError, match=r"atomic numbers \[8\] that the model does not know; atom_types = \(1, 6\)"):
             network(Data(z=torch.tensor([1, 8]), pos=torch.randn(2, 3)))
 
+    def test_graph_ids_of_the_wrong_shape_or_range(self):
+        readout = GraphReadout("2x0e", "1x0e")
+        with pytest.raises(ValueError, match=r"batch must be an int64 tensor \[3\] of graph ids, got torch.int64 \[2\]"):
+            readout(torch.zeros(3, 2), torch.tensor([0, 1]))
+        with pytest.raises(ValueError, match=r"graph ids 0 ≤ id < num_graphs = 2, got ids 0..2"):
+            readout(torch.zeros(3, 2), torch.tensor([0, 1, 2]), num_graphs=2)
+        network = TensorFieldNetwork("1x0e", irreps_hidden="4x0e", num_layers=1, atom_types=(1, 6))
+        batch = Batch.from_data_list([Data(z=torch.tensor([1, 6]), pos=torch.randn(2, 3)),
+                                      Data(z=torch.tensor([6]), pos=torch.randn(1, 3))])
+        batch.batch = torch.tensor([0, 1])
+        with pytest.raises(ValueError, match=r"batch must be an int64 tensor \[3\] of graph ids, got torch.int64 \[2\]"):
+            network(batch)
+
+    def test_coordinate_mlp_reads_pieces_of_four_cubes(self):
+        from gdl.experiments.tetris3d import CoordinateMLP
+
+        batch = Batch.from_data_list([Data(pos=torch.randn(4, 3)), Data(pos=torch.randn(3, 3))])
+        with pytest.raises(ValueError, match=r"expected pos \[8, 3\] for 2 pieces, got \[7, 3\]"):
+            CoordinateMLP()(batch)
+
     def test_field_types_need_a_number_of_points(self):
         conv = PointConvolution("1x0e", "1x0e + 1x1o")
         with pytest.raises(TypeError, match="runs on any number of points.*build it with num_nodes=N or use layer.field_types"):

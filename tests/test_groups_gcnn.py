@@ -470,6 +470,10 @@ def test_bad_input_errors_name_expected_and_given(generator):
         LiftingConv(ImageField(1, p4()), 2, group=p4m())
     with pytest.raises(TypeError, match="P4CNN fixes its group"):
         P4CNN(1, 10, group=p4m())
+    with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
+        P4CNN(1, 0, channels=(2,))
+    with pytest.raises(ValueError, match=r"pool must be one of \('max', 'avg'\), got 'mean'"):
+        P4CNN(1, 10, channels=(2,), pool="mean")
 
 
 # -- the rotated_mnist experiment at a tiny setting ---------------------------------------------------------------------

@@ -204,18 +204,20 @@ class RotatedMNIST(Experiment):
         return "error_vs_angle.png"
 
 
+def _predicted(model: nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """Predicted classes ``[N]`` (evaluation mode, no gradients, in batches of ``batch`` images)."""
+    with torch.no_grad():
+        return torch.cat([model(images[i:i + batch]).argmax(-1) for i in range(0, images.shape[0], batch)])
+
+
 def _six_nine_share(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share (%) of the misclassified upright test digits that are a 6 predicted as 9 or a 9 predicted as 6."""
-    with torch.no_grad():
-        predicted = torch.cat([model(images[i:i + 500]).argmax(-1) for i in range(0, images.shape[0], 500)])
+    predicted = _predicted(model, images)
     wrong = predicted != labels
     swapped = ((labels == 6) & (predicted == 9)) | ((labels == 9) & (predicted == 6))
     return 100.0 * float(swapped.sum()) / max(int(wrong.sum()), 1)
 
 
-def _error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+def _error(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Test error in % (evaluation mode, no gradients, in batches)."""
-    with torch.no_grad():
-        wrong = sum(int((model(images[i:i + batch]).argmax(-1) != labels[i:i + batch]).sum())
-                    for i in range(0, images.shape[0], batch))
-    return 100.0 * wrong / images.shape[0]
+    return 100.0 * float((_predicted(model, images) != labels).float().mean())

@@ -63,6 +63,7 @@ from gdl.graphs.validation import check_edge_index
 from .euclidean import Euclidean, Orthogonal, PointField, VectorField
 from .irreps import IrrepsField, _float64_default, as_irreps
 from .point_clouds import (
+    check_batch,
     check_positions,
     edge_index_field,
     graph_level_field,
@@ -92,6 +93,11 @@ def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _example_features(layer: Any, generator: torch.Generator | None, rows: int = 6) -> tuple[torch.Tensor]:
+    """Random point features ``([rows, layer.irreps_in.dim],)``, the inputs of the examples of per-point layers."""
+    return (torch.randn(rows, layer.irreps_in.dim, generator=generator),)
 
 
 def _example_points(generator: torch.Generator, num_nodes: int, irreps: o3.Irreps, scale: float = 1.2):
@@ -145,7 +151,23 @@ def reachable_irreps(irreps_in: Any, irreps_sh: Any) -> o3.Irreps:
     return o3.Irreps([(1, ir) for ir in sorted(found)])
 
 
-class IrrepsLinear(EquivariantModule):
+class _IrrepsMap(EquivariantModule, register=False):
+    """What :class:`IrrepsLinear` and :class:`Gate` share: O(3) field types ``[..., irreps.dim]`` on both sides and one
+    e3nn module (the attribute named by ``wrapped``) applied to the validated input."""
+
+    wrapped: ClassVar[str]
+
+    def _set_irreps(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, group: Group | None) -> None:
+        self.irreps_in, self.irreps_out = irreps_in, irreps_out
+        group = group or Orthogonal(3)
+        self.in_type, self.out_type = IrrepsField(group, irreps_in), IrrepsField(group, irreps_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.in_type.validate(x)
+        return getattr(self, self.wrapped)(x)
+
+
+class IrrepsLinear(_IrrepsMap):
     """Equivariant linear map between irreps features: y = W x + b (e3nn ``o3.Linear``).
 
     W maps the m_in copies of each irrep ℓp to the m_out copies of the same ℓp by an m_out × m_in matrix (times
@@ -167,26 +189,28 @@ class IrrepsLinear(EquivariantModule):
         torch.Size([5, 6])
     """
 
+    wrapped = "linear"
+
     def __init__(self, irreps_in: Any, irreps_out: Any, bias: bool = True, group: Group | None = None):
         super().__init__()
-        self.irreps_in, self.irreps_out = as_irreps(irreps_in, "irreps_in"), as_irreps(irreps_out, "irreps_out")
-        group = group or Orthogonal(3)
-        self.in_type, self.out_type = IrrepsField(group, self.irreps_in), IrrepsField(group, self.irreps_out)
+        self._set_irreps(as_irreps(irreps_in, "irreps_in"), as_irreps(irreps_out, "irreps_out"), group)
         self.linear = _ExactConstants(lambda: o3.Linear(self.irreps_in, self.irreps_out, biases=bias))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.in_type.validate(x)
-        return self.linear(x)
 
     @classmethod
     def example(cls, generator=None):
         with seeded(generator):
             layer = cls(EXAMPLE_IRREPS, "3x0e + 1x0o + 2x1o + 1x1e + 2x2e + 1x2o")
-        return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
+        return layer, _example_features(layer, generator)
 
 
-class Gate(EquivariantModule):
-    """Gated nonlinearity (Weiler et al. 2018, through ``e3nn.nn.Gate``): scalars φ(s), other irreps σ(g_k) x_k.
+class Gate(_IrrepsMap):
+    r"""Gated nonlinearity (Weiler et al. 2018, through ``e3nn.nn.Gate``): scalars φ(s), other irreps σ(g_k) x_k.
+
+    .. math::
+        (s,\ g_1 \dots g_K,\ x_1 \dots x_K) \;\mapsto\; \big(\phi(s),\ \sigma(g_1)\, x_1,\ \dots,\ \sigma(g_K)\, x_K\big)
+
+    with s the scalars, g_k the ``0e`` gates and x_k the irreps with ℓ > 0. σ(g_k) is invariant, so
+    σ(g_k) D(g) x_k = D(g) σ(g_k) x_k: the map is equivariant.
 
     The layer is specified by its *output* type; its input type ``irreps_in`` is that output's scalars, one extra
     ``0e`` gate per non-scalar irrep, and the non-scalar irreps, merged and sorted by e3nn (so it is what a
@@ -205,6 +229,7 @@ class Gate(EquivariantModule):
         ``[..., irreps_in.dim]`` → ``[..., irreps_out.dim]``.
     """
 
+    wrapped = "gate"
     _ACTIVATIONS: ClassVar[dict] = {"silu": nn.functional.silu, "relu": torch.relu, "gelu": nn.functional.gelu,
                                     "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
@@ -223,19 +248,13 @@ class Gate(EquivariantModule):
         gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps([])
         self.gate = _ExactConstants(lambda: E3nnGate(scalars, acts, gates, [self._ACTIVATIONS[gate_activation]] * len(gates),
                                                      gated))
-        self.irreps_in, self.irreps_out = self.gate.module.irreps_in, self.gate.module.irreps_out
-        group = group or Orthogonal(3)
-        self.in_type, self.out_type = IrrepsField(group, self.irreps_in), IrrepsField(group, self.irreps_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.in_type.validate(x)
-        return self.gate(x)
+        self._set_irreps(self.gate.module.irreps_in, self.gate.module.irreps_out, group)
 
     @classmethod
     def example(cls, generator=None):
         with seeded(generator):
             layer = cls(EXAMPLE_IRREPS)
-        return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
+        return layer, _example_features(layer, generator)
 
 
 class _PointCloudModule(SizeDependentTypes, EquivariantModule, register=False):
@@ -397,17 +416,15 @@ class GraphReadout(_PointCloudModule):
     def forward(self, x: torch.Tensor, batch: torch.Tensor | None = None, num_graphs: int | None = None) -> torch.Tensor:
         _check_features(x, self.features_in)
         self._check_num_nodes(x.shape[0])
-        if batch is not None and (not isinstance(batch, torch.Tensor) or batch.dtype != torch.long
-                                  or batch.shape != (x.shape[0],)):
-            given = f"{batch.dtype} {list(batch.shape)}" if isinstance(batch, torch.Tensor) else type(batch).__name__
-            raise ValueError(f"batch must be an int64 tensor [{x.shape[0]}] of graph ids, got {given}")
+        if batch is not None:
+            check_batch(batch, x.shape[0], num_graphs)
         return self.pool(x, batch, num_graphs)
 
     @classmethod
     def example(cls, generator=None):
         with seeded(generator):
             layer = cls(EXAMPLE_IRREPS, "2x0e + 1x0o + 1x1o + 1x1e + 1x2e", num_nodes=6)
-        return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
+        return layer, _example_features(layer, generator)
 
 
 class InvariantReadout(GraphReadout):
@@ -424,7 +441,7 @@ class InvariantReadout(GraphReadout):
     def example(cls, generator=None):
         with seeded(generator):
             layer = cls(EXAMPLE_IRREPS, channels=2, num_nodes=6)
-        return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
+        return layer, _example_features(layer, generator)
 
 
 class VectorReadout(GraphReadout):
@@ -447,7 +464,7 @@ class VectorReadout(GraphReadout):
     def example(cls, generator=None):
         with seeded(generator):
             layer = cls(EXAMPLE_IRREPS, num_nodes=6)
-        return layer, (torch.randn(6, layer.irreps_in.dim, generator=generator),)
+        return layer, _example_features(layer, generator)
 
 
 class TensorFieldNetwork(_PointCloudModule):
@@ -545,11 +562,13 @@ class TensorFieldNetwork(_PointCloudModule):
         self._check_num_nodes(pos.shape[0])
         x = self.node_inputs(data)
         batch = getattr(data, "batch", None)
+        num_graphs = int(data.num_graphs) if batch is not None and hasattr(data, "num_graphs") else None
+        if batch is not None:
+            check_batch(batch, pos.shape[0], num_graphs)
         edge_index = getattr(data, "edge_index", None)
         if edge_index is None:
             edge_index = radius_graph(pos, self.radius, batch)
         check_edge_index(edge_index, pos.shape[0])
-        num_graphs = int(data.num_graphs) if batch is not None and hasattr(data, "num_graphs") else None
         harmonics, basis = self.convolutions[0].edge_features(pos, edge_index)
         for convolution, gate in zip(self.convolutions, self.gates):
             x = gate.gate(convolution.convolve(x, edge_index, harmonics, basis))

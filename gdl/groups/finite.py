@@ -297,9 +297,10 @@ def point_group_of(group: Group) -> DihedralGroup:
 def act_on_grid(x: torch.Tensor, h: GroupElement) -> torch.Tensor:
     """ρ(h) x: rotate/reflect the last two axes of ``x`` about the grid centre, (ρ(h) x)(p) = x(A(h)⁻¹ p).
 
-    Exact (``torch.flip`` then ``torch.rot90``, any dtype) for angles that are multiples of 90°; bilinear
-    interpolation with zeros outside the grid (``grid_sample``, floating dtypes) otherwise. This one function
-    moves images, feature maps and, in :mod:`gdl.groups.gconv`, the filters.
+    Exact (``torch.flip`` then ``torch.rot90``, any dtype) for angles that are multiples of 90°; cubic
+    interpolation (:func:`interpolate_on_grid`: square grids, floating dtypes, border values outside the grid)
+    otherwise. This one function moves images and feature maps, and the filter taps of exact point groups in
+    :mod:`gdl.groups.gconv`.
 
     Shapes:
         ``[..., H, W]`` → ``[..., H, W]``.

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gdl.core import Blueprint, Group, InvariantLinear, Pointwise, seeded
+from gdl.graphs.validation import check_choice
 
 from .finite import CyclicGroup, ImageField, p4, p4m, point_group_of
 from .gconv import GroupBatchNorm, GroupConv, GroupPool, InvariantPool, LiftingConv, SpatialPool, export, smooth_disc_images
@@ -58,6 +59,9 @@ class GCNN(Blueprint):
                  pool: str = "max", group_pool: str = "max", global_pool: str = "mean"):
         if not channels:
             raise ValueError("channels must name at least one block")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        check_choice(pool, SpatialPool.MODES, "pool")  # checked here too: a one-block network builds no SpatialPool
         group = p4() if group is None else group
         field = ImageField(in_channels, group)
         layers = []
@@ -86,14 +90,15 @@ class GCNN(Blueprint):
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
-        with seeded(generator):
-            model = cls(1, 3, channels=(4, 6), group=CyclicGroup(8), kernel_size=5)
-        _randomise_batch_norm(model, generator)
+        model = _example_model(cls, generator, 1, 3, channels=(4, 6), group=CyclicGroup(8), kernel_size=5)
         return model, (smooth_disc_images(2, 1, 22, generator),)
 
 
-def _randomise_batch_norm(model: nn.Module, generator: torch.Generator | None) -> None:
-    """Give every GroupBatchNorm non-trivial statistics, so that examples test evaluation mode meaningfully."""
+def _example_model(cls: type[GCNN], generator: torch.Generator | None, *args, **kwargs) -> GCNN:
+    """``cls(*args, **kwargs)`` initialised from ``generator``, every GroupBatchNorm given non-trivial statistics (so
+    that the examples test evaluation mode meaningfully)."""
+    with seeded(generator):
+        model = cls(*args, **kwargs)
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, GroupBatchNorm):
@@ -102,6 +107,7 @@ def _randomise_batch_norm(model: nn.Module, generator: torch.Generator | None) -
                 norm.running_var.copy_(torch.rand(norm.num_features, generator=generator) + 0.5)
                 norm.weight.copy_(1 + 0.1 * torch.randn(norm.num_features, generator=generator))
                 norm.bias.copy_(0.1 * torch.randn(norm.num_features, generator=generator))
+    return model
 
 
 class P4CNN(GCNN):
@@ -117,33 +123,28 @@ class P4CNN(GCNN):
         True
     """
 
+    #: the group Z² ⋊ H the class fixes (a factory)
+    default_group = staticmethod(p4)
+
     def __init__(self, in_channels: int, num_classes: int, channels: Sequence[int] = (8, 16, 32), **kwargs):
         if "group" in kwargs:
             raise TypeError(f"{type(self).__name__} fixes its group; use GCNN(group=...) for another one")
         super().__init__(in_channels, num_classes, channels, group=self.default_group(), **kwargs)
 
-    @staticmethod
-    def default_group() -> Group:
-        return p4()
-
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
-        with seeded(generator):
-            model = cls(2, 3, channels=(3, 4, 5))
-        _randomise_batch_norm(model, generator)
-        return model, (torch.randn(2, 2, 12, 12, generator=generator),)
+        return _example_model(cls, generator, 2, 3, channels=(3, 4, 5)), (torch.randn(2, 2, 12, 12, generator=generator),)
 
 
 class P4MCNN(P4CNN):
-    """A G-CNN over p4m = Z² ⋊ D4 (rotations by multiples of 90° and reflections), exactly invariant."""
+    """A G-CNN over p4m = Z² ⋊ D4 (rotations by multiples of 90° and reflections), exactly invariant.
 
-    @staticmethod
-    def default_group() -> Group:
-        return p4m()
+    Same arguments as :class:`GCNN`, with ``group`` fixed to :func:`~gdl.groups.p4m`.
+    """
+
+    default_group = staticmethod(p4m)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
-        with seeded(generator):
-            model = cls(1, 4, channels=(3, 4, 4), pool="avg")
-        _randomise_batch_norm(model, generator)
+        model = _example_model(cls, generator, 1, 4, channels=(3, 4, 4), pool="avg")
         return model, (torch.randn(2, 1, 16, 16, generator=generator),)

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gdl.core import Blueprint, EquivariantModule, InvariantLinear, Pointwise, TrivialField, seeded
+from gdl.graphs.validation import check_choice
 from gdl.grids import GlobalPool, GridField, LocalPool
 from gdl.grids.conv import check_grid_extent
 from gdl.grids.translations import Translations
@@ -152,8 +153,7 @@ class _FilterBankConv(EquivariantModule, register=False):
         if kernel_size % 2 == 0:
             raise ValueError(f"{name} needs an odd kernel_size (a filter centred on a pixel rotates onto the pixel grid), "
                              f"got {kernel_size}")
-        if padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        check_choice(padding, PADDINGS, "padding")
         if padding == "zeros" and isinstance(in_type.group, SemidirectProduct):
             # zero padding breaks shift equivariance at the border: only rotations/reflections about the centre remain
             in_type = in_type.restrict(in_type.group.point_group)
@@ -356,8 +356,7 @@ class GroupPool(EquivariantModule):
         super().__init__()
         if not isinstance(in_type, RegularField):
             raise TypeError(f"GroupPool expects a RegularField (a function on the group), got {in_type!r}")
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check_choice(mode, self.MODES, "mode")
         self.in_type, self.mode = in_type, mode
         self.out_type = ImageField(in_type.channels, in_type.group, in_type.stride)
 
@@ -408,8 +407,7 @@ class SpatialPool(EquivariantModule):
         super().__init__()
         if not isinstance(in_type, (ImageField, RegularField)):
             raise TypeError(f"SpatialPool expects an ImageField or RegularField, got {in_type!r}")
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check_choice(mode, self.MODES, "mode")
         _check_positive("kernel_size", kernel_size)
         stride = in_type.stride * kernel_size
         group = _coarser_group(in_type.group, stride)
@@ -460,8 +458,7 @@ class InvariantPool(EquivariantModule):
         super().__init__()
         if not isinstance(in_type, (ImageField, RegularField)):
             raise TypeError(f"InvariantPool expects an ImageField or RegularField, got {in_type!r}")
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check_choice(mode, self.MODES, "mode")
         self.in_type, self.mode = in_type, mode
         self.out_type = TrivialField(in_type.group, in_type.channels)
         self.regular = isinstance(in_type, RegularField)

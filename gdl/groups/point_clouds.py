@@ -25,7 +25,8 @@ from gdl.graphs.validation import checking
 from .euclidean import Euclidean, PointField
 from .irreps import IrrepsField, as_irreps
 
-__all__ = ["node_field", "position_field", "edge_index_field", "graph_level_field", "check_positions", "radius_graph"]
+__all__ = ["node_field", "position_field", "edge_index_field", "graph_level_field", "check_positions", "check_batch",
+           "radius_graph"]
 
 
 def node_field(num_nodes: int, irreps: Any, group: Group | None = None) -> ProductField:
@@ -77,6 +78,22 @@ def check_positions(pos: Any, num_nodes: int | None = None) -> torch.Tensor:
     return pos
 
 
+def check_batch(batch: Any, num_nodes: int, num_graphs: int | None = None) -> torch.Tensor:
+    """Raise unless ``batch`` is an int64 tensor ``[N]`` of graph ids in 0 … ``num_graphs`` − 1 (when given).
+
+    The range test reads the values; like :func:`check_positions` it is skipped while ``torch.compile`` traces.
+    """
+    if not isinstance(batch, torch.Tensor) or batch.dtype != torch.long or batch.shape != (num_nodes,):
+        given = f"{batch.dtype} {list(batch.shape)}" if isinstance(batch, torch.Tensor) else type(batch).__name__
+        raise ValueError(f"batch must be an int64 tensor [{num_nodes}] of graph ids, got {given}")
+    if checking() and batch.numel():
+        low, high = int(batch.min()), int(batch.max())
+        if low < 0 or (num_graphs is not None and high >= num_graphs):
+            limit = "" if num_graphs is None else f" < num_graphs = {num_graphs}"
+            raise ValueError(f"batch must hold graph ids 0 ≤ id{limit}, got ids {low}..{high}")
+    return batch
+
+
 def radius_graph(pos: torch.Tensor, radius: float, batch: torch.Tensor | None = None) -> torch.Tensor:
     """Every ordered pair (j → i), i ≠ j, of points of the same graph closer than ``radius``: ``edge_index [2, E]``.
 
@@ -106,9 +123,8 @@ def radius_graph(pos: torch.Tensor, radius: float, batch: torch.Tensor | None = 
     device = pos.device
     if batch is None:
         batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
-    elif not isinstance(batch, torch.Tensor) or batch.dtype != torch.long or batch.shape != (num_nodes,):
-        given = f"{batch.dtype} {list(batch.shape)}" if isinstance(batch, torch.Tensor) else type(batch).__name__
-        raise ValueError(f"batch must be an int64 tensor [{num_nodes}] of graph ids, got {given}")
+    else:
+        check_batch(batch, num_nodes)
     if num_nodes == 0:
         return torch.zeros(2, 0, dtype=torch.long, device=device)
     order = torch.argsort(batch, stable=True)  # nodes grouped graph by graph
