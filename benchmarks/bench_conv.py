@@ -5,10 +5,8 @@ Run: ``python benchmarks/bench_conv.py [--device cuda]``.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from timing import forward_backward, measure, table
+from timing import forward_backward, main, measure, row
 
 from gdl.grids import PeriodicConv
 
@@ -24,14 +22,9 @@ def run(device: torch.device) -> list[dict]:
         ours_timing = measure(forward_backward(ours, x), device=device)
         for name, peer in [("nn.Conv2d circular", circular), ("nn.Conv2d zero-padded", zero_padded)]:
             peer_timing = measure(forward_backward(peer, x), device=device)
-            rows.append({"operation": f"PeriodicConv 3×3 fwd+bwd {shape}", "gdl": ours_timing["seconds"],
-                         "peer_name": name, "peer": peer_timing["seconds"], "gdl_peak_bytes": ours_timing["peak_bytes"],
-                         "peer_peak_bytes": peer_timing["peak_bytes"]})
+            rows.append(row(f"PeriodicConv 3×3 fwd+bwd {shape}", ours_timing, name, peer_timing))
     return rows
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(parser.parse_args().device)
-    print(table(run(device)))
+    main(run)

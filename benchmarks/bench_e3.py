@@ -12,11 +12,10 @@ Run: ``python benchmarks/bench_e3.py [--device cuda]`` (needs qm9pack or an exis
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
-from timing import measure, table
+from timing import forward_backward, main, measure
 from torch_geometric.data import Batch
 
 from gdl.datasets.qm9 import QM9_ATOM_TYPES, load_qm9
@@ -32,13 +31,6 @@ def _model(quick: bool, device: torch.device) -> torch.nn.Module:
                               atom_types=QM9_ATOM_TYPES, reduce="mean").to(device)
 
 
-def _step(model: torch.nn.Module, batch) -> callable:
-    def step():
-        model.zero_grad(set_to_none=True)
-        model(batch).sum().backward()
-    return step
-
-
 def run(device: torch.device) -> list[dict]:
     quick = device.type != "cuda"
     setting = qm9_setting(quick)
@@ -50,17 +42,17 @@ def run(device: torch.device) -> list[dict]:
         batch = Batch.from_data_list([dataset[i] for i in indices]).to(device)
         eager = _model(quick, device)
         repeats = 5 if quick else 20
-        eager_timing = measure(_step(eager, batch), warmup=2, repeats=repeats, device=device)
+        eager_timing = measure(forward_backward(eager, batch), warmup=2, repeats=repeats, device=device)
         torch._dynamo.reset()
         compiled = torch.compile(_model(quick, device), dynamic=True)
         start = time.perf_counter()
         try:
-            _step(compiled, batch)()
+            forward_backward(compiled, batch)()
         except Exception as error:  # report, do not hide: the eager row still stands
             print(f"torch.compile failed for batch {batch_size}: {type(error).__name__}: {error}")
             continue
         compile_seconds = time.perf_counter() - start
-        compiled_timing = measure(_step(compiled, batch), warmup=2, repeats=repeats, device=device)
+        compiled_timing = measure(forward_backward(compiled, batch), warmup=2, repeats=repeats, device=device)
         shape = f"{batch_size} molecules, {batch.num_nodes} atoms, {batch.edge_index.shape[1]} edges (r = {setting.radius:g} Å)"
         rows.append({"operation": f"TFN fwd+bwd, {shape}", "gdl": eager_timing["seconds"],
                      "peer_name": "torch.compile (inductor)", "peer": compiled_timing["seconds"],
@@ -73,10 +65,4 @@ def run(device: torch.device) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(parser.parse_args().device)
-    rows = run(device)
-    print(table(rows))
-    for row in rows:
-        print(f"- {row['operation']}: {row['note']}")
+    main(run)

@@ -11,10 +11,8 @@ Run: ``python benchmarks/bench_gconv.py [--device cuda]``.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from timing import forward_backward, measure, table
+from timing import forward_backward, main, measure
 
 from gdl.groups import GroupConv, LiftingConv, RegularField, export, p4
 
@@ -58,10 +56,4 @@ def run(device: torch.device) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(parser.parse_args().device)
-    rows = run(device)
-    print(table(rows))
-    for row in rows:
-        print(f"{row['operation']}: ratio {row['gdl'] / row['peer']:.2f} ({row['note']})")
+    main(run)

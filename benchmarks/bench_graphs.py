@@ -16,11 +16,10 @@ gives both graph-break counts from ``torch._dynamo.explain``. Run: ``python benc
 
 from __future__ import annotations
 
-import argparse
 import copy
 
 import torch
-from timing import measure
+from timing import forward_backward, main, measure
 from torch import nn
 from torch_geometric.nn import EdgeConv, GATConv, GATv2Conv, GCNConv, GINConv
 
@@ -36,14 +35,6 @@ def synthetic_graph(device: torch.device, seed: int = 0) -> tuple[torch.Tensor, 
     target = (source + torch.randint(1, NODES, (EDGES,), generator=generator)) % NODES  # never a self-loop
     x = torch.randn(NODES, CHANNELS, generator=generator)
     return x.to(device).requires_grad_(), torch.stack([source, target]).to(device)
-
-
-def fwd_bwd(module: nn.Module, x: torch.Tensor, edge_index: torch.Tensor):
-    def step():
-        module.zero_grad(set_to_none=True)
-        x.grad = None
-        module(x, edge_index).sum().backward()
-    return step
 
 
 def pairs(device: torch.device) -> list[tuple[str, nn.Module, str, nn.Module, str]]:
@@ -68,8 +59,8 @@ def run(device: torch.device, compile: bool = True) -> list[dict]:
     shape = f"N={NODES:,}, E={EDGES:,}, C={CHANNELS}"
     rows = []
     for ours_name, ours, peer_name, peer, note in pairs(device):
-        ours_timing = measure(fwd_bwd(ours, x, edge_index), device=device, repeats=10)
-        peer_timing = measure(fwd_bwd(peer, x, edge_index), device=device, repeats=10)
+        ours_timing = measure(forward_backward(ours, x, edge_index), device=device, repeats=10)
+        peer_timing = measure(forward_backward(peer, x, edge_index), device=device, repeats=10)
         rows.append({"operation": f"{ours_name} fwd+bwd, {shape}", "gdl": ours_timing["seconds"], "peer_name": peer_name,
                      "peer": peer_timing["seconds"], "gdl_peak_bytes": ours_timing["peak_bytes"],
                      "peer_peak_bytes": peer_timing["peak_bytes"], "note": note})
@@ -83,8 +74,8 @@ def run(device: torch.device, compile: bool = True) -> list[dict]:
             rows[-1]["note"] = (note + "; " if note else "") + f"torch.compile: {breaks[0]} graph breaks, not timed"
             continue
         compiled_ours, compiled_peer = torch.compile(ours), torch.compile(peer)
-        ours_timing = measure(fwd_bwd(compiled_ours, x, edge_index), device=device, repeats=10)
-        peer_timing = measure(fwd_bwd(compiled_peer, x, edge_index), device=device, repeats=10)
+        ours_timing = measure(forward_backward(compiled_ours, x, edge_index), device=device, repeats=10)
+        peer_timing = measure(forward_backward(compiled_peer, x, edge_index), device=device, repeats=10)
         rows.append({"operation": f"{ours_name} fwd+bwd, torch.compile, {shape}", "gdl": ours_timing["seconds"],
                      "peer_name": f"{peer_name}, torch.compile", "peer": peer_timing["seconds"],
                      "gdl_peak_bytes": ours_timing["peak_bytes"], "peer_peak_bytes": peer_timing["peak_bytes"],
@@ -93,13 +84,4 @@ def run(device: torch.device, compile: bool = True) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-compile", action="store_true")
-    args = parser.parse_args()
-    results = run(torch.device(args.device), compile=not args.no_compile)
-    lines = ["| operation | gdl (ms) | peer | peer (ms) | ratio gdl/peer | note |", "|---|---|---|---|---|---|"]
-    for row in results:
-        lines.append(f"| {row['operation']} | {1e3 * row['gdl']:.1f} | {row['peer_name']} | {1e3 * row['peer']:.1f} | "
-                     f"{row['gdl'] / row['peer']:.2f} | {row['note']} |")
-    print("\n".join(lines))
+    main(run, compile=("yes", "also time torch.compile (yes/no)", lambda text: text != "no"))

@@ -12,11 +12,10 @@ Run: ``python benchmarks/bench_mesh.py [--device cuda] [--sizes 10000,50000,2000
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import torch
-from timing import measure, table
+from timing import forward_backward, main, measure
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import get_mesh_laplacian
 
@@ -35,13 +34,6 @@ def grid(vertices: int) -> tuple[int, int]:
         return GRIDS[vertices]
     side = int(math.sqrt(vertices))
     return side, vertices // side
-
-
-def fwd_bwd(module, *args):
-    def step():
-        module.zero_grad(set_to_none=True)
-        module(*args).sum().backward()
-    return step
 
 
 def run(device: torch.device, sizes=SIZES) -> list[dict]:
@@ -66,11 +58,11 @@ def run(device: torch.device, sizes=SIZES) -> list[dict]:
         x_scalar = torch.randn(mesh.num_vertices, WIDTH, device=device, requires_grad=True)
         x_irreps = torch.randn(mesh.num_vertices, CHANNELS, 2 * ORDER + 1, device=device, requires_grad=True)
         gcn = GCNConv(WIDTH, WIDTH).to(device)
-        gcn_time = measure(fwd_bwd(gcn, x_scalar, data.edge_index), warmup=1, repeats=repeats, device=device)
+        gcn_time = measure(forward_backward(gcn, x_scalar, data.edge_index), warmup=1, repeats=repeats, device=device)
         layers = [("GEMConv 16×(ρ0⊕ρ1) → 16×(ρ0⊕ρ1)", GEMConv(CHANNELS, CHANNELS, ORDER, ORDER).to(device), x_irreps),
                   (f"MoNetConv {WIDTH} → {WIDTH}, 8 Gaussians", MoNetConv(WIDTH, WIDTH, 8).to(device), x_scalar)]
         for name, layer, x in layers:
-            timing = measure(fwd_bwd(layer, x, data), warmup=1, repeats=repeats, device=device)
+            timing = measure(forward_backward(layer, x, data), warmup=1, repeats=repeats, device=device)
             rows.append({"operation": f"{name} fwd+bwd, V={mesh.num_vertices:,}, E={data.edge_index.shape[1]:,}",
                          "gdl": timing["seconds"], "peer_name": f"GCNConv {WIDTH} → {WIDTH}", "peer": gcn_time["seconds"],
                          "gdl_peak_bytes": timing["peak_bytes"], "peer_peak_bytes": gcn_time["peak_bytes"]})
@@ -81,8 +73,4 @@ def run(device: torch.device, sizes=SIZES) -> list[dict]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
-    arguments = parser.parse_args()
-    print(table(run(torch.device(arguments.device), [int(s) for s in arguments.sizes.split(",")])))
+    main(run, sizes=(",".join(map(str, SIZES)), "comma-separated vertex counts", lambda text: [int(n) for n in text.split(",")]))

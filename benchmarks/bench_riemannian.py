@@ -15,11 +15,9 @@ Run: ``python benchmarks/bench_riemannian.py [--device cuda]``.
 
 from __future__ import annotations
 
-import argparse
-
 import geoopt
 import torch
-from timing import measure, table
+from timing import main, measure, row
 
 from gdl.datasets.mnist import MissingDataError
 from gdl.datasets.wordnet import balanced_tree, wordnet_closure
@@ -71,14 +69,9 @@ def run(device: torch.device) -> list[dict]:
     for ours, peer, peer_name in [("RiemannianSGD", "Adam", "torch Adam, Euclidean embedding"),
                                   ("RiemannianAdam", "Adam", "torch Adam, Euclidean embedding"),
                                   ("RiemannianAdam", "bare geoopt RiemannianAdam", "geoopt RiemannianAdam, no guards")]:
-        rows.append({"operation": f"{ours} (Poincaré ball), {label}", "gdl": timings[ours]["seconds"],
-                     "peer_name": peer_name, "peer": timings[peer]["seconds"],
-                     "gdl_peak_bytes": timings[ours]["peak_bytes"], "peer_peak_bytes": timings[peer]["peak_bytes"]})
+        rows.append(row(f"{ours} (Poincaré ball), {label}", timings[ours], peer_name, timings[peer]))
     return rows
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(parser.parse_args().device)
-    print(table(run(device)))
+    main(run)

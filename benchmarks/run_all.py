@@ -24,6 +24,10 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from timing import table  # noqa: E402  (the benchmarks folder is not a package)
+
 README = HERE.parent / "README.md"
 START, END = "<!-- performance:start -->", "<!-- performance:end -->"
 
@@ -39,28 +43,7 @@ def machine(device: torch.device) -> str:
     return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def _memory(value) -> str:
-    return "—" if value is None else f"{value / 2**20:.0f} MiB"
-
-
-def _milliseconds(seconds: float) -> str:
-    return "—" if seconds != seconds else f"{1e3 * seconds:.2f}"  # NaN: the row was not timed (see its note)
-
-
-def table(rows: list[dict]) -> str:
-    lines = ["| benchmark | operation | gdl (ms) | peer | peer (ms) | ratio gdl/peer | peak memory gdl / peer | note |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        memory = f"{_memory(row.get('gdl_peak_bytes'))} / {_memory(row.get('peer_peak_bytes'))}"
-        ratio = row["gdl"] / row["peer"]
-        note = str(row.get("note") or "").replace("|", "/")
-        lines.append(f"| {row['benchmark']} | {row['operation']} | {_milliseconds(row['gdl'])} | {row['peer_name']} | "
-                     f"{_milliseconds(row['peer'])} | {'—' if ratio != ratio else f'{ratio:.2f}'} | {memory} | {note} |")
-    return "\n".join(lines)
-
-
 def run_benchmarks(device: torch.device, only: set[str] | None) -> tuple[list[dict], list[str]]:
-    sys.path.insert(0, str(HERE))
     rows, failures = [], []
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
