@@ -198,9 +198,9 @@ def test_regular_nonlinearity_input_errors():
         layer(x.long())
     with pytest.raises(TypeError, match=r"floating-point tensor \[30, 4, 5\], got list"):
         layer(x.tolist())
-    with pytest.raises(ValueError, match=r"num_vertices must be an integer ≥ 1, got 0"):
+    with pytest.raises(ValueError, match=r"num_vertices must be a positive integer, got 0"):
         RegularNonlinearity(4, 2, num_vertices=0)
-    with pytest.raises(ValueError, match=r"channels must be an integer ≥ 1, got 2.5"):
+    with pytest.raises(ValueError, match=r"channels must be a positive integer, got 2.5"):
         RegularNonlinearity(2.5, 2)
 
 

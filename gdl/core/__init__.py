@@ -3,6 +3,7 @@
 Nothing here depends on torch-geometric, e3nn or geoopt; every domain builds on it.
 """
 
+from .checks import check_int
 from .field import FieldType, ProductField, RecordField, TrivialField, TupleField
 from .group import Group, GroupElement, ProductGroup, common_subgroup
 from .module import Blueprint, EquivariantModule, InvariantLinear, Pointwise, SizeDependentTypes, registry, seeded
@@ -10,5 +11,5 @@ from .module import Blueprint, EquivariantModule, InvariantLinear, Pointwise, Si
 __all__ = [
     "Group", "GroupElement", "ProductGroup", "common_subgroup",
     "FieldType", "TrivialField", "TupleField", "ProductField", "RecordField",
-    "EquivariantModule", "SizeDependentTypes", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
+    "EquivariantModule", "SizeDependentTypes", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded", "check_int",
 ]

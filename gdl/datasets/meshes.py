@@ -23,10 +23,10 @@ from __future__ import annotations
 import importlib.util
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from gdl.core.checks import check_int
 from gdl.datasets.mnist import MissingDataError
 from gdl.geodesics.mesh import Mesh
 
@@ -39,12 +39,6 @@ SCANNED_MESHES = {"bunny": "bunny.obj", "bunny10k": "bunny10k_textured.obj", "co
 _ICOSAHEDRON_FACES = [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4], [11, 10, 2],
                       [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9], [4, 9, 5],
                       [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]]
-
-
-def _check_count(value: Any, name: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return value
 
 
 def subdivide(pos: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,7 +60,7 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0) -> Mesh:
 
     Sizes: 12, 42, 162, 642, 2,562, 10,242, 40,962, 163,842 vertices for 0…7 subdivisions.
     """
-    _check_count(subdivisions, "subdivisions", 0)
+    check_int(subdivisions, "subdivisions", 0)
     t = (1 + math.sqrt(5)) / 2
     pos = torch.tensor([[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t], [0, -1, -t], [0, 1, -t],
                         [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]], dtype=torch.float64)
@@ -82,8 +76,8 @@ def uv_sphere(rings: int = 16, segments: int = 32, radius: float = 1.0) -> Mesh:
     Ring i (1 ≤ i < rings) sits at polar angle πi/rings; its vertices ``1 + (i−1)·segments + j`` (j = 0…segments−1)
     run counter-clockwise seen from the north pole (vertex 0), so the ring is a loop bounding the northern cap.
     """
-    _check_count(rings, "rings", 2)
-    _check_count(segments, "segments", 3)
+    check_int(rings, "rings", 2)
+    check_int(segments, "segments", 3)
     polar = math.pi * torch.arange(1, rings, dtype=torch.float64) / rings
     azimuth = 2 * math.pi * torch.arange(segments, dtype=torch.float64) / segments
     ring = torch.stack([polar.sin()[:, None] * azimuth.cos(), polar.sin()[:, None] * azimuth.sin(),
@@ -105,8 +99,8 @@ def uv_sphere(rings: int = 16, segments: int = 32, radius: float = 1.0) -> Mesh:
 
 def torus(major_segments: int = 32, minor_segments: int = 16, major_radius: float = 1.0, minor_radius: float = 0.4) -> Mesh:
     """A ring torus with ``major_segments × minor_segments`` vertices (χ = 0), faces oriented outwards."""
-    _check_count(major_segments, "major_segments", 3)
-    _check_count(minor_segments, "minor_segments", 3)
+    check_int(major_segments, "major_segments", 3)
+    check_int(minor_segments, "minor_segments", 3)
     if not 0 < minor_radius < major_radius:
         raise ValueError(f"need 0 < minor_radius < major_radius, got {minor_radius} and {major_radius}")
     u = 2 * math.pi * torch.arange(major_segments, dtype=torch.float64)[:, None] / major_segments
@@ -127,8 +121,8 @@ def _grid_faces(rows: int, cols: int, wrap: bool) -> torch.Tensor:
 
 def plane_grid(rows: int = 11, cols: int = 11, size: float = 1.0) -> Mesh:
     """A flat square sheet in the z = 0 plane, ``rows × cols`` vertices, counter-clockwise seen from +z (χ = 1)."""
-    _check_count(rows, "rows", 2)
-    _check_count(cols, "cols", 2)
+    check_int(rows, "rows", 2)
+    check_int(cols, "cols", 2)
     x = torch.linspace(-size / 2, size / 2, rows, dtype=torch.float64)[:, None].expand(rows, cols)
     y = torch.linspace(-size / 2, size / 2, cols, dtype=torch.float64)[None, :].expand(rows, cols)
     pos = torch.stack([x, y, torch.zeros_like(x)], dim=-1).reshape(-1, 3)
@@ -231,7 +225,7 @@ def random_poses(count: int, subdivisions: int = 3, max_angle: float = 1.0, gene
                  ) -> list[Mesh]:
     """``count`` random poses of the :func:`creature`: each limb bent by an angle uniform in ±``max_angle`` radians
     about a random axis perpendicular to it. Vertex i of every pose is the same point of the body."""
-    _check_count(count, "count", 1)
+    check_int(count, "count", 1)
     base = creature(subdivisions)
     limbs = len(CREATURE_LIMBS)
     angles = (2 * torch.rand(count, limbs, generator=generator, dtype=torch.float64) - 1) * max_angle

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from gdl.core import EquivariantModule, FieldType, Pointwise, SizeDependentTypes, TupleField, seeded
+from gdl.core.checks import check_int
 from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
 from gdl.groups.euclidean import Euclidean
 
@@ -59,12 +60,6 @@ __all__ = ["GEMConv", "RegularNonlinearity", "GEMNet", "self_interaction_basis",
            "table_kernel_basis", "regular_sampling_matrix"]
 
 GAUGE_KEYS = ("edge_index", "edge_angle", "edge_transport")
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return value
 
 
 def self_interaction_basis(in_order: int, out_order: int) -> torch.Tensor:
@@ -148,9 +143,9 @@ class GEMConv(_MeshTypes, EquivariantModule):
     def __init__(self, in_channels: int, out_channels: int, in_order: int = 1, out_order: int = 1, bias: bool = True,
                  num_vertices: int | None = None):
         super().__init__()
-        self.in_channels, self.out_channels = _positive_int(in_channels, "in_channels"), _positive_int(out_channels, "out_channels")
-        self.in_order, self.out_order = _positive_int(in_order, "in_order", 0), _positive_int(out_order, "out_order", 0)
-        self.num_vertices = num_vertices if num_vertices is None else _positive_int(num_vertices, "num_vertices")
+        self.in_channels, self.out_channels = check_int(in_channels, "in_channels"), check_int(out_channels, "out_channels")
+        self.in_order, self.out_order = check_int(in_order, "in_order", 0), check_int(out_order, "out_order", 0)
+        self.num_vertices = num_vertices if num_vertices is None else check_int(num_vertices, "num_vertices")
         D_in, D_out = irreps_dim(in_order), irreps_dim(out_order)
         self.register_buffer("self_basis", self_interaction_basis(in_order, out_order).to(torch.get_default_dtype()))
         self.self_weight = nn.Parameter(torch.empty(out_channels, in_channels, self.self_basis.shape[0]))
@@ -251,14 +246,14 @@ class RegularNonlinearity(_MeshTypes, EquivariantModule):
     def __init__(self, channels: int | None, max_order: int, num_samples: int | None = None, activation: Any = "relu",
                  num_vertices: int | None = None):
         super().__init__()
-        self.channels, self.max_order = channels, _positive_int(max_order, "max_order", 0)
+        self.channels, self.max_order = channels, check_int(max_order, "max_order", 0)
         self.num_samples = 8 * max_order + 1 if num_samples is None else num_samples
         if not isinstance(self.num_samples, int) or self.num_samples < irreps_dim(max_order):
             raise ValueError(f"num_samples must be an integer ≥ 2L + 1 = {irreps_dim(max_order)} to determine orders ≤ "
                              f"{max_order}, got {num_samples!r}")
-        self.num_vertices = num_vertices if num_vertices is None else _positive_int(num_vertices, "num_vertices")
+        self.num_vertices = num_vertices if num_vertices is None else check_int(num_vertices, "num_vertices")
         if channels is not None:
-            _positive_int(channels, "channels")
+            check_int(channels, "channels")
         if isinstance(activation, str):
             if activation not in Pointwise._ACTIVATIONS:
                 raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(Pointwise._ACTIVATIONS)}")
@@ -322,7 +317,7 @@ class GEMNet(EquivariantModule):
                  num_samples: int | None = None, activation: Any = "relu", group=None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        num_layers = _positive_int(num_layers, "num_layers", 2)
+        num_layers = check_int(num_layers, "num_layers", 2)
         self.convs = nn.ModuleList([GEMConv(in_channels, hidden_channels, 0, max_order)]
                                    + [GEMConv(hidden_channels, hidden_channels, max_order, max_order)
                                       for _ in range(num_layers - 2)]

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, SizeDependentTypes, TrivialField, TupleField, seeded
+from gdl.core.checks import check_int
 from gdl.graphs.permutations import Permutations
 from gdl.groups.euclidean import Orthogonal, VectorField
 
@@ -59,12 +60,6 @@ def random_stiefel(n: int, p: int, dtype: torch.dtype = torch.float32) -> torch.
     """A Haar-random point of St(n, p) ``[n, p]`` (QR of a Gaussian with the sign fix; uses torch's global RNG)."""
     q, r = torch.linalg.qr(torch.randn(n, p, dtype=torch.float64))
     return (q * torch.sign(torch.diagonal(r)).unsqueeze(0)).to(dtype)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class MobiusLinear(SizeDependentTypes, EquivariantModule):
@@ -97,9 +92,9 @@ class MobiusLinear(SizeDependentTypes, EquivariantModule):
     def __init__(self, in_features: int, out_features: int, curvature: float = -1.0, bias: bool = True,
                  num_points: int | None = None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
-        self.num_points = None if num_points is None else _positive_int(num_points, "num_points")
+        self.in_features = check_int(in_features, "in_features")
+        self.out_features = check_int(out_features, "out_features")
+        self.num_points = None if num_points is None else check_int(num_points, "num_points")
         self.curvature = -hyperbolic_c(curvature)
         self.ball = poincare_ball(self.curvature)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
@@ -158,8 +153,8 @@ class HyperbolicDistanceLogits(EquivariantModule):
 
     def __init__(self, dim: int, num_classes: int, curvature: float = -1.0, squared: bool = True):
         super().__init__()
-        self.dim = _positive_int(dim, "dim")
-        self.num_classes = _positive_int(num_classes, "num_classes")
+        self.dim = check_int(dim, "dim")
+        self.num_classes = check_int(num_classes, "num_classes")
         self.curvature = -hyperbolic_c(curvature)
         self.squared = bool(squared)
         self.ball = poincare_ball(self.curvature)
@@ -270,9 +265,9 @@ class OrthogonalLinear(EquivariantModule):
 
     def __init__(self, in_channels: int, out_channels: int, vector_dim: int = 3):
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.vector_dim = _positive_int(vector_dim, "vector_dim")
+        self.in_channels = check_int(in_channels, "in_channels")
+        self.out_channels = check_int(out_channels, "out_channels")
+        self.vector_dim = check_int(vector_dim, "vector_dim")
         tall = (max(in_channels, out_channels), min(in_channels, out_channels))
         self.weight = geoopt.ManifoldParameter(random_stiefel(*tall), manifold=geoopt.EuclideanStiefel())
         self.in_type = self.out_type = VectorField(Orthogonal(self.vector_dim))
@@ -314,7 +309,7 @@ class SPDBiMap(EquivariantModule):
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        self.in_dim, self.out_dim = _positive_int(in_dim, "in_dim"), _positive_int(out_dim, "out_dim")
+        self.in_dim, self.out_dim = check_int(in_dim, "in_dim"), check_int(out_dim, "out_dim")
         if out_dim > in_dim:
             raise ValueError(f"SPDBiMap needs out_dim ≤ in_dim (W ∈ St(in_dim, out_dim)), got {in_dim} → {out_dim}")
         self.weight = geoopt.ManifoldParameter(random_stiefel(in_dim, out_dim), manifold=geoopt.EuclideanStiefel())
@@ -360,7 +355,7 @@ class SPDLogMap(EquivariantModule):
 
     def __init__(self, dim: int, group=None):
         super().__init__()
-        self.dim = _positive_int(dim, "dim")
+        self.dim = check_int(dim, "dim")
         group = ProductGroup((Orthogonal(dim), PositiveScalings())) if group is None else group
         if isinstance(group, ProductGroup):
             self.in_type = ProductField(tuple(SPDField(g, dim) for g in group.factors))

@@ -28,16 +28,12 @@ from __future__ import annotations
 
 import torch
 
+from gdl.core.checks import check_int
+
 from .validation import check_edge_index
 
 __all__ = ["complete_graph", "causal_graph", "window_graph", "dilated_graph", "global_window_graph",
            "to_attention_mask", "from_attention_mask", "is_causal", "graph_structure"]
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
-    return value
 
 
 def _offset_graph(num_nodes: int, offsets: torch.Tensor, device) -> torch.Tensor:
@@ -60,8 +56,8 @@ def complete_graph(num_nodes: int, self_loops: bool = True, device=None, num_gra
     Returns:
         ``edge_index`` ``[2, G·N²]`` (``[2, G·N(N−1)]`` without self-loops), sorted by (graph, target, source).
     """
-    n = _check_count(num_nodes, "num_nodes", 1)
-    graphs = _check_count(num_graphs, "num_graphs", 1)
+    n = check_int(num_nodes, "num_nodes", 1)
+    graphs = check_int(num_graphs, "num_graphs", 1)
     targets = torch.arange(n, device=device).repeat_interleave(n)
     sources = torch.arange(n, device=device).repeat(n)
     edge_index = torch.stack([sources, targets])
@@ -79,7 +75,7 @@ def causal_graph(num_nodes: int, device=None) -> torch.Tensor:
     Returns:
         ``edge_index`` ``[2, N(N+1)/2]``.
     """
-    n = _check_count(num_nodes, "num_nodes", 1)
+    n = check_int(num_nodes, "num_nodes", 1)
     targets, sources = torch.tril_indices(n, n, device=device)
     return torch.stack([sources, targets])
 
@@ -97,8 +93,8 @@ def window_graph(num_nodes: int, radius: int, causal: bool = False, device=None)
         tensor([[0, 1, 0, 1, 2, 1, 2, 3, 2, 3],
                 [0, 0, 1, 1, 1, 2, 2, 2, 3, 3]])
     """
-    n = _check_count(num_nodes, "num_nodes", 1)
-    r = _check_count(radius, "radius", 0)
+    n = check_int(num_nodes, "num_nodes", 1)
+    r = check_int(radius, "radius", 0)
     return _offset_graph(n, torch.arange(-r, 1 if causal else r + 1), device)
 
 
@@ -110,9 +106,9 @@ def dilated_graph(num_nodes: int, radius: int, dilation: int, causal: bool = Fal
     Returns:
         ``edge_index`` ``[2, E]``.
     """
-    n = _check_count(num_nodes, "num_nodes", 1)
-    r = _check_count(radius, "radius", 0)
-    s = _check_count(dilation, "dilation", 1)
+    n = check_int(num_nodes, "num_nodes", 1)
+    r = check_int(radius, "radius", 0)
+    s = check_int(dilation, "dilation", 1)
     return _offset_graph(n, torch.arange(-r, 1 if causal else r + 1) * s, device)
 
 
@@ -131,8 +127,8 @@ def global_window_graph(num_nodes: int, radius: int, global_nodes, causal: bool 
     Returns:
         ``edge_index`` ``[2, E]`` with E ≤ N(2r + 1) + 2·g·N.
     """
-    n = _check_count(num_nodes, "num_nodes", 1)
-    r = _check_count(radius, "radius", 0)
+    n = check_int(num_nodes, "num_nodes", 1)
+    r = check_int(radius, "radius", 0)
     if isinstance(global_nodes, int) and not isinstance(global_nodes, bool):
         if not 0 <= global_nodes <= n:
             raise ValueError(f"the number of global nodes must be in 0..{n}, got {global_nodes}")
@@ -163,7 +159,7 @@ def to_attention_mask(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     This is the ``attn_mask`` convention of ``scaled_dot_product_attention``; ``torch.nn.MultiheadAttention``
     and ``nn.TransformerEncoderLayer`` use the opposite one (True = *not* allowed): pass ``~mask`` there.
     """
-    check_edge_index(edge_index, _check_count(num_nodes, "num_nodes", 1))
+    check_edge_index(edge_index, check_int(num_nodes, "num_nodes", 1))
     mask = torch.zeros(num_nodes, num_nodes, dtype=torch.bool, device=edge_index.device)
     mask[edge_index[1], edge_index[0]] = True
     return mask

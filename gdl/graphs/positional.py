@@ -27,18 +27,13 @@ from torch import nn
 from torch_geometric.utils import get_laplacian, is_undirected, to_dense_adj
 
 from gdl.core import EquivariantModule, seeded
+from gdl.core.checks import check_int
 
 from .permutations import EdgeIndexField, Permutations, SetField
 from .validation import check_edge_index
 
 __all__ = ["sinusoidal_encoding", "cycle_frequencies", "cycle_laplacian", "laplacian_eigenvectors",
            "random_sign_flip", "LaplacianPE", "random_walk_encoding", "RandomWalkPE"]
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0, frequencies: torch.Tensor | None = None,
@@ -61,7 +56,7 @@ def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0, fre
                 [ 0.8415,  0.5403],
                 [ 0.9093, -0.4161]])
     """
-    n, d = _positive_int(num_positions, "num_positions"), _positive_int(dim, "dim")
+    n, d = check_int(num_positions, "num_positions"), check_int(dim, "dim")
     if d % 2:
         raise ValueError(f"the sinusoidal encoding pairs a sine with a cosine per frequency: dim must be even, got {d}")
     if frequencies is None:
@@ -77,15 +72,15 @@ def sinusoidal_encoding(num_positions: int, dim: int, base: float = 10000.0, fre
 
 def cycle_frequencies(num_nodes: int, count: int) -> torch.Tensor:
     """The frequencies ω_k = 2πk/N, k = 1 … count, of the N-cycle's Laplacian eigenvectors (eigenvalue 2 − 2 cos ω_k)."""
-    n = _positive_int(num_nodes, "num_nodes")
-    if not 1 <= _positive_int(count, "count") <= n // 2:
+    n = check_int(num_nodes, "num_nodes")
+    if not 1 <= check_int(count, "count") <= n // 2:
         raise ValueError(f"the {n}-cycle has {n // 2} non-constant frequencies ω_k = 2πk/N (k ≤ N/2), asked for {count}")
     return 2 * math.pi * torch.arange(1, count + 1, dtype=torch.float64) / n
 
 
 def cycle_laplacian(num_nodes: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """The combinatorial Laplacian L = 2I − A ``[N, N]`` of the N-cycle 0 – 1 – … – (N−1) – 0 (N ≥ 3)."""
-    n = _positive_int(num_nodes, "num_nodes")
+    n = check_int(num_nodes, "num_nodes")
     if n < 3:
         raise ValueError(f"a cycle needs at least 3 nodes, got {n}")
     eye = torch.eye(n, dtype=dtype)
@@ -118,7 +113,7 @@ def laplacian_eigenvectors(edge_index: torch.Tensor, num_nodes: int, k: int, nor
     Returns:
         eigenvalues ``[k]`` (ascending) and eigenvectors ``[N, k]``.
     """
-    n, k = _positive_int(num_nodes, "num_nodes"), _positive_int(k, "k")
+    n, k = check_int(num_nodes, "num_nodes"), check_int(k, "k")
     check_edge_index(edge_index, n)
     if normalization not in ("sym", None):
         raise ValueError(f"normalization must be 'sym' or None (a symmetric Laplacian), got {normalization!r}")
@@ -163,8 +158,8 @@ class LaplacianPE(nn.Module):
 
     def __init__(self, k: int, out_features: int, sign_flip: bool = True):
         super().__init__()
-        self.k, self.sign_flip = _positive_int(k, "k"), sign_flip
-        self.projection = nn.Linear(self.k, _positive_int(out_features, "out_features"))
+        self.k, self.sign_flip = check_int(k, "k"), sign_flip
+        self.projection = nn.Linear(self.k, check_int(out_features, "out_features"))
 
     def forward(self, eigenvectors: torch.Tensor) -> torch.Tensor:
         if not isinstance(eigenvectors, torch.Tensor) or eigenvectors.dim() < 2 or eigenvectors.shape[-1] != self.k:
@@ -182,7 +177,7 @@ def random_walk_encoding(edge_index: torch.Tensor, num_nodes: int, walk_length: 
     P[i, j] = 1/deg(i) for each edge i → j (row-stochastic; nodes without out-edges stay put with probability 0).
     Computed densely (O(N³ · walk_length)) in ``dtype``.
     """
-    n, steps = _positive_int(num_nodes, "num_nodes"), _positive_int(walk_length, "walk_length")
+    n, steps = check_int(num_nodes, "num_nodes"), check_int(walk_length, "walk_length")
     check_edge_index(edge_index, n)
     adjacency = torch.zeros(n, n, dtype=dtype, device=edge_index.device)
     adjacency.index_put_((edge_index[0], edge_index[1]), torch.ones(edge_index.shape[1], dtype=dtype,
@@ -215,7 +210,7 @@ class RandomWalkPE(EquivariantModule):
 
     def __init__(self, num_nodes: int, walk_length: int):
         super().__init__()
-        self.num_nodes, self.walk_length = _positive_int(num_nodes, "num_nodes"), _positive_int(walk_length, "walk_length")
+        self.num_nodes, self.walk_length = check_int(num_nodes, "num_nodes"), check_int(walk_length, "walk_length")
         group = Permutations(self.num_nodes)
         self.in_type = EdgeIndexField(group)
         self.out_type = SetField(group, self.walk_length)

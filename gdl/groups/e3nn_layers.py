@@ -57,6 +57,7 @@ from gdl.core import (
     TupleField,
     seeded,
 )
+from gdl.core.checks import check_int
 from gdl.graphs.permutations import GraphField, Permutations
 from gdl.graphs.validation import check_edge_index
 
@@ -87,12 +88,6 @@ def _check_features(x: Any, field: IrrepsField, what: str = "x") -> torch.Tensor
     if x.dim() != 2 or x.shape[1] != field.dim:
         raise ValueError(f"{what} must have shape [N, {field.dim}] (the dimension of {field.irreps}), got {list(x.shape)}")
     return x
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _example_features(layer: Any, generator: torch.Generator | None, rows: int = 6) -> tuple[torch.Tensor]:
@@ -305,7 +300,7 @@ class PointConvolution(_PointCloudModule):
             raise ValueError(f"lmax must be a non-negative integer, got {lmax!r}")
         if not radius > 0 or not avg_num_neighbors > 0:
             raise ValueError(f"radius and avg_num_neighbors must be positive, got {radius} and {avg_num_neighbors}")
-        self.radius, self.num_basis = float(radius), _positive_int(num_basis, "num_basis")
+        self.radius, self.num_basis = float(radius), check_int(num_basis, "num_basis")
         self.avg_num_neighbors, self.num_nodes = float(avg_num_neighbors), num_nodes
         self.features_in = IrrepsField(Euclidean(3), self.irreps_in)
         self.irreps_sh = o3.Irreps.spherical_harmonics(lmax)
@@ -435,7 +430,7 @@ class InvariantReadout(GraphReadout):
     """
 
     def __init__(self, irreps_in: Any, channels: int = 1, reduce: str = "sum", num_nodes: int | None = None):
-        super().__init__(irreps_in, f"{_positive_int(channels, 'channels')}x0e", reduce, num_nodes)
+        super().__init__(irreps_in, f"{check_int(channels, 'channels')}x0e", reduce, num_nodes)
 
     @classmethod
     def example(cls, generator=None):
@@ -521,7 +516,7 @@ class TensorFieldNetwork(_PointCloudModule):
                            avg_num_neighbors=avg_num_neighbors)
         self.convolutions, self.gates = nn.ModuleList(), nn.ModuleList()
         irreps = self.irreps_node_in
-        for _ in range(_positive_int(num_layers, "num_layers")):
+        for _ in range(check_int(num_layers, "num_layers")):
             reachable = reachable_irreps(irreps, o3.Irreps.spherical_harmonics(lmax))
             gate = Gate(o3.Irreps([(mul, ir) for mul, ir in self.irreps_hidden if ir in reachable]))
             self.convolutions.append(PointConvolution(irreps, gate.irreps_in, **convolution))

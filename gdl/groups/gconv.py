@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gdl.core import Blueprint, EquivariantModule, InvariantLinear, Pointwise, TrivialField, seeded
+from gdl.core.checks import check_int
 from gdl.graphs.validation import check_choice
 from gdl.grids import GlobalPool, GridField, LocalPool
 from gdl.grids.conv import check_grid_extent
@@ -120,12 +121,6 @@ def filter_transforms(point_group: DihedralGroup, kernel_size: int) -> torch.Ten
     return torch.stack(matrices)
 
 
-def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def _as_field(in_type, field_class, group, layer: str):
     """Coerce a channel count to ``field_class(channels, group)``; check a given field's class."""
     if isinstance(in_type, field_class):
@@ -148,8 +143,8 @@ class _FilterBankConv(EquivariantModule, register=False):
         super().__init__()
         name = type(self).__name__
         in_type = _as_field(in_type, self.field_class, group, name)
-        _check_positive("out_channels", out_channels)
-        _check_positive("kernel_size", kernel_size)
+        check_int(out_channels, "out_channels")
+        check_int(kernel_size, "kernel_size")
         if kernel_size % 2 == 0:
             raise ValueError(f"{name} needs an odd kernel_size (a filter centred on a pixel rotates onto the pixel grid), "
                              f"got {kernel_size}")
@@ -408,7 +403,7 @@ class SpatialPool(EquivariantModule):
         if not isinstance(in_type, (ImageField, RegularField)):
             raise TypeError(f"SpatialPool expects an ImageField or RegularField, got {in_type!r}")
         check_choice(mode, self.MODES, "mode")
-        _check_positive("kernel_size", kernel_size)
+        check_int(kernel_size, "kernel_size")
         stride = in_type.stride * kernel_size
         group = _coarser_group(in_type.group, stride)
         self.in_type = in_type.restrict(group)
