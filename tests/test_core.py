@@ -223,3 +223,21 @@ def test_size_dependent_types_state_their_types_for_a_given_size_and_say_how_oth
     layer = RowwiseScale(num_rows=5)
     assert layer.in_type == layer.out_type == SetField(Permutations(5), 3) and layer.group == Permutations(5)
     assert assert_equivariant(layer, torch.randn(5, 3, dtype=torch.float64)) == 0.0
+
+
+def test_resolve_activation_knows_names_callables_and_restricted_choices():
+    from gdl.core import ACTIVATIONS, resolve_activation
+
+    assert resolve_activation("silu") == ("silu", ACTIVATIONS["silu"])
+    assert resolve_activation(torch.sin) == ("sin", torch.sin)
+    with pytest.raises(ValueError, match=r"unknown activation 'elu'; expected one of \['gelu', 'relu'\] or a callable"):
+        resolve_activation("elu", choices=("relu", "gelu"))
+    with pytest.raises(TypeError, match="gate_activation must be a name, got builtin_function_or_method"):
+        resolve_activation(torch.sin, allow_callable=False, name="gate_activation")
+
+
+def test_gate_refuses_unknown_activations_by_name():
+    from gdl.groups import Gate
+
+    with pytest.raises(ValueError, match=r"unknown gate_activation 'swish'; expected one of \["):
+        Gate("4x0e + 2x1o", gate_activation="swish")

@@ -28,7 +28,8 @@ from torch import nn
 from .field import FieldType, TrivialField
 from .group import Group, common_subgroup
 
-__all__ = ["EquivariantModule", "SizeDependentTypes", "registry", "Pointwise", "InvariantLinear", "Blueprint", "seeded"]
+__all__ = ["ACTIVATIONS", "resolve_activation", "EquivariantModule", "SizeDependentTypes", "registry", "Pointwise", "InvariantLinear",
+           "Blueprint", "seeded"]
 
 _REGISTRY: dict[str, type["EquivariantModule"]] = {}
 
@@ -136,6 +137,33 @@ class SizeDependentTypes:
         return self._types()[1]
 
 
+#: entrywise nonlinearities known by name (for :class:`Pointwise` and every layer that takes an ``activation``)
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu, "gelu": nn.functional.gelu, "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid, "elu": nn.functional.elu, "silu": nn.functional.silu,
+}
+
+
+def resolve_activation(activation: str | Callable[[torch.Tensor], torch.Tensor], choices: tuple[str, ...] | None = None,
+                       allow_callable: bool = True, name: str = "activation") -> tuple[str, Callable]:
+    """``(name, function)`` for an activation given by name (one of ``choices``, default all of :data:`ACTIVATIONS`)
+    or, when ``allow_callable``, as a callable acting entrywise (its name is its ``__name__``).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+        TypeError: neither a name nor (when allowed) a callable.
+    """
+    known = tuple(sorted(choices if choices is not None else ACTIVATIONS))
+    if isinstance(activation, str):
+        if activation not in known:
+            extra = " or a callable" if allow_callable else ""
+            raise ValueError(f"unknown {name} {activation!r}; expected one of {list(known)}{extra}")
+        return activation, ACTIVATIONS[activation]
+    if allow_callable and callable(activation):
+        return getattr(activation, "__name__", "custom"), activation
+    raise TypeError(f"{name} must be a name{' or a callable' if allow_callable else ''}, got {type(activation).__name__}")
+
+
 class Pointwise(EquivariantModule, register=False):
     """A pointwise nonlinearity σ applied entrywise: y = σ(x).
 
@@ -150,24 +178,12 @@ class Pointwise(EquivariantModule, register=False):
             ``"silu"`` or a callable acting entrywise.
     """
 
-    _ACTIVATIONS: ClassVar[dict[str, Callable[[torch.Tensor], torch.Tensor]]] = {
-        "relu": torch.relu, "gelu": nn.functional.gelu, "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid, "elu": nn.functional.elu, "silu": nn.functional.silu,
-    }
-
     def __init__(self, field: FieldType, activation: str | Callable[[torch.Tensor], torch.Tensor] = "relu"):
         super().__init__()
         if not field.supports_pointwise:
             raise TypeError(f"a pointwise nonlinearity is not equivariant on {field!r}: its group mixes entries; "
                             "use a gated or norm nonlinearity for such fields")
-        if isinstance(activation, str):
-            if activation not in self._ACTIVATIONS:
-                raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(self._ACTIVATIONS)}")
-            self.activation_name, self.activation = activation, self._ACTIVATIONS[activation]
-        elif callable(activation):
-            self.activation_name, self.activation = getattr(activation, "__name__", "custom"), activation
-        else:
-            raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}")
+        self.activation_name, self.activation = resolve_activation(activation)
         self.in_type = self.out_type = field
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

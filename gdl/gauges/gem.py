@@ -49,7 +49,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gdl.core import EquivariantModule, FieldType, Pointwise, SizeDependentTypes, TupleField, seeded
+from gdl.core import EquivariantModule, FieldType, SizeDependentTypes, TupleField, resolve_activation, seeded
 from gdl.core.checks import check_int
 from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
 from gdl.groups.euclidean import Euclidean
@@ -254,14 +254,7 @@ class RegularNonlinearity(_MeshTypes, EquivariantModule):
         self.num_vertices = num_vertices if num_vertices is None else check_int(num_vertices, "num_vertices")
         if channels is not None:
             check_int(channels, "channels")
-        if isinstance(activation, str):
-            if activation not in Pointwise._ACTIVATIONS:
-                raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(Pointwise._ACTIVATIONS)}")
-            self.activation_name, self.activation = activation, Pointwise._ACTIVATIONS[activation]
-        elif callable(activation):
-            self.activation_name, self.activation = getattr(activation, "__name__", "custom"), activation
-        else:
-            raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}")
+        self.activation_name, self.activation = resolve_activation(activation)
         sampling = regular_sampling_matrix(max_order, self.num_samples)  # kept in float64, cast in forward
         self.register_buffer("sampling", sampling, persistent=False)
         self.register_buffer("projection", torch.linalg.pinv(sampling), persistent=False)

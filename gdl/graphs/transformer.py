@@ -35,7 +35,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from gdl.core import TupleField, seeded
+from gdl.core import TupleField, resolve_activation, seeded
 
 from .base import GraphLayer
 from .builders import causal_graph, complete_graph, graph_structure
@@ -46,7 +46,8 @@ __all__ = ["TransformerGNNLayer", "EdgeSoftmaxAttention", "PATHS"]
 
 #: the values of ``path`` accepted by :meth:`TransformerGNNLayer.forward`
 PATHS = ("auto", "dense", "message_passing")
-_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+#: the activations ``nn.TransformerEncoderLayer`` accepts by name (others are passed as callables)
+TORCH_ACTIVATIONS = ("relu", "gelu")
 
 
 class EdgeSoftmaxAttention(MessagePassing):
@@ -167,14 +168,7 @@ class TransformerGNNLayer(GraphLayer):
                              f"(each head gets d_model / nhead features)")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        if isinstance(activation, str):
-            if activation not in _ACTIVATIONS:
-                raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(_ACTIVATIONS)} or a callable")
-            self.activation_name, self.activation = activation, _ACTIVATIONS[activation]
-        elif callable(activation):
-            self.activation_name, self.activation = getattr(activation, "__name__", "custom"), activation
-        else:
-            raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}")
+        self.activation_name, self.activation = resolve_activation(activation, choices=TORCH_ACTIVATIONS)
         num_nodes = self._check_num_nodes(num_nodes)
         factory = {"device": device, "dtype": dtype}
         self.d_model, self.nhead, self.head_dim = d_model, nhead, d_model // nhead
@@ -329,7 +323,7 @@ class TransformerGNNLayer(GraphLayer):
         edge.
         """
         weight = self.in_proj.weight
-        activation = self.activation_name if self.activation_name in _ACTIVATIONS else self.activation
+        activation = self.activation_name if self.activation_name in TORCH_ACTIVATIONS else self.activation
         layer = nn.TransformerEncoderLayer(self.d_model, self.nhead, self.dim_feedforward, dropout=self.dropout,
                                            activation=activation, layer_norm_eps=self.norm1.eps, batch_first=True,
                                            norm_first=self.norm_first, bias=self.in_proj.bias is not None,

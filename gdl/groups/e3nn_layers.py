@@ -55,6 +55,7 @@ from gdl.core import (
     SizeDependentTypes,
     TrivialField,
     TupleField,
+    resolve_activation,
     seeded,
 )
 from gdl.core.checks import check_int
@@ -225,23 +226,21 @@ class Gate(_IrrepsMap):
     """
 
     wrapped = "gate"
-    _ACTIVATIONS: ClassVar[dict] = {"silu": nn.functional.silu, "relu": torch.relu, "gelu": nn.functional.gelu,
-                                    "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+    ACTIVATION_NAMES = ("silu", "relu", "gelu", "tanh", "sigmoid")
 
     def __init__(self, irreps_out: Any, activation: str = "silu", odd_activation: str = "tanh",
                  gate_activation: str = "sigmoid", group: Group | None = None):
         super().__init__()
         target = as_irreps(irreps_out, "irreps_out").simplify()
-        for name, value in (("activation", activation), ("gate_activation", gate_activation)):
-            if value not in self._ACTIVATIONS:
-                raise ValueError(f"{name} must be one of {sorted(self._ACTIVATIONS)}, got {value!r}")
+        _, even = resolve_activation(activation, self.ACTIVATION_NAMES, allow_callable=False)
+        _, gate = resolve_activation(gate_activation, self.ACTIVATION_NAMES, allow_callable=False, name="gate_activation")
         if odd_activation != "tanh":
             raise ValueError(f"odd_activation must be 'tanh' (odd scalars need an odd function), got {odd_activation!r}")
         scalars = o3.Irreps([(mul, ir) for mul, ir in target if ir.l == 0])
         gated = o3.Irreps([(mul, ir) for mul, ir in target if ir.l > 0])
-        acts = [self._ACTIVATIONS[activation] if ir.p == 1 else torch.tanh for _, ir in scalars]
+        acts = [even if ir.p == 1 else torch.tanh for _, ir in scalars]
         gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps([])
-        self.gate = _ExactConstants(lambda: E3nnGate(scalars, acts, gates, [self._ACTIVATIONS[gate_activation]] * len(gates),
+        self.gate = _ExactConstants(lambda: E3nnGate(scalars, acts, gates, [gate] * len(gates),
                                                      gated))
         self._set_irreps(self.gate.module.irreps_in, self.gate.module.irreps_out, group)
 
