@@ -19,9 +19,9 @@ from timing import forward_backward, main, measure
 from torch_geometric.nn import GCNConv
 from torch_geometric.utils import get_mesh_laplacian
 
-from gdl.datasets.meshes import torus
 from gdl.gauges import GEMConv
 from gdl.geodesics import Mesh, MoNetConv
+from gdl.meshes import torus
 
 SIZES = (10_000, 50_000, 200_000)
 GRIDS = {10_000: (100, 100), 50_000: (250, 200), 200_000: (500, 400)}

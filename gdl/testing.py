@@ -79,7 +79,10 @@ def _leaves(value: Any, path: str = "output") -> list[tuple[str, torch.Tensor]]:
         return [leaf for k in sorted(value) for leaf in _leaves(value[k], f"{path}[{k!r}]")]
     if hasattr(value, "to_dict"):  # torch_geometric Data
         return _leaves(value.to_dict(), path)
-    return []
+    if value is None:  # an absent optional output (compared as present/absent by the structure check)
+        return [(f"{path}=None", torch.zeros(0))]
+    raise TypeError(f"cannot compare an output of type {type(value).__name__} at {path}: the harness knows tensors, "
+                    "tuples, lists, dicts and torch_geometric Data")
 
 
 def _difference(actual: Any, expected: Any, rtol: float) -> float:
@@ -131,10 +134,12 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
     Args:
         module: the layer f (it is copied, cast to ``dtype`` and put in eval mode
             unless ``train``; the original is untouched).
-        inputs: the positional inputs x (a tuple, or one value).
-        group: where to draw g from; defaults to ``module.group``. A subgroup
+        inputs: the positional inputs x (a tuple, or one value); the field types come from
+            ``module.field_types(*inputs)``.
+        group: where to draw g from; defaults to the group of the input type. A subgroup
             checks less, a supergroup may reveal broken symmetries.
-        n_samples: elements drawn; finite groups of order ≤ 64 are enumerated.
+        n_samples: elements drawn; finite groups of order ≤ 64 are enumerated, and an element of every
+            component of the group (``group.component_representatives()``: reflections) is always added.
         dtype: dtype the module runs in (the actions are applied in float64).
         generator: seeds the draw.
         train: run the module in training mode (batch statistics etc.).
@@ -145,7 +150,8 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
     if not isinstance(module, EquivariantModule):
         raise TypeError(f"equivariance_error expects an EquivariantModule, got {type(module).__name__}")
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    group = module.group if group is None else group
+    in_type, out_type = module.check_types(*inputs)
+    group = in_type.group if group is None else group
     model = copy.deepcopy(module).to(dtype).train(train)
 
     def run(args: tuple) -> Any:
@@ -157,14 +163,14 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
 
     if group.order is not None and group.order <= ENUMERATE_UP_TO:
         elements = group.elements()
-    else:
-        elements = group.sample(n_samples, generator=generator)
+    else:  # random draws, plus an element of every component (a reflection) that a draw could miss
+        elements = group.sample(n_samples, generator=generator) + group.component_representatives()
     x64 = cast_floating(inputs, torch.float64)
     fx = cast_floating(run(inputs), torch.float64)
     errors = []
     for g in elements:
-        f_gx = run(cast_floating(_apply(module.in_type, x64, g), dtype))
-        g_fx = module.out_type.transform(fx, g)
+        f_gx = run(cast_floating(_apply(in_type, x64, g), dtype))
+        g_fx = out_type.transform(fx, g)
         errors.append(_difference(f_gx, g_fx, rtol=rtol))
     worst = max(range(len(errors)), key=errors.__getitem__)
     return EquivarianceReport(errors[worst], elements[worst], errors, elements, dtype, group)
@@ -172,11 +178,13 @@ def equivariance_error(module: EquivariantModule, inputs: Any, *, group: Group |
 
 def assert_equivariant(module: EquivariantModule, inputs: Any, *, group: Group | None = None, n_samples: int = 4,
                        atol: float | None = None, rtol: float = 0.0, dtype: torch.dtype = torch.float64,
-                       generator: torch.Generator | None = None, train: bool = False) -> float:
+                       generator: torch.Generator | None = None, train: bool = False,
+                       autocast: torch.dtype | None = None) -> float:
     """Assert f(ρ_in(g) x) ≈ ρ_out(g) f(x) and return the max error.
 
     ``atol`` defaults to :func:`default_tolerance` (1e-9 in float64 and 1e-4 in
-    float32 for exact symmetries, the declared bound for approximate ones).
+    float32 for exact symmetries, the declared bound for approximate ones). The
+    other arguments are those of :func:`equivariance_error`.
     Raises ``AssertionError`` naming the layer, the group element and the error.
 
     Example:
@@ -189,7 +197,7 @@ def assert_equivariant(module: EquivariantModule, inputs: Any, *, group: Group |
     """
     tolerance = default_tolerance(module, dtype) if atol is None else atol
     report = equivariance_error(module, inputs, group=group, n_samples=n_samples, dtype=dtype,
-                                generator=generator, train=train, rtol=rtol)
+                                generator=generator, train=train, rtol=rtol, autocast=autocast)
     if not report.max_error <= tolerance:
         raise AssertionError(
             f"{type(module).__name__} is not equivariant under {report.group!r} in {str(dtype).replace('torch.', '')}: "

@@ -200,35 +200,33 @@ def test_tuple_inputs_are_transformed_together(generator):
         Add().in_type.transform((a,), Translations(2).identity())
 
 
-def test_size_dependent_types_state_their_types_for_a_given_size_and_say_how_otherwise():
-    from gdl.core import SizeDependentTypes
-    from gdl.graphs import Permutations, SetField
+def test_size_dependent_types_come_from_the_inputs_and_in_type_says_how_otherwise():
+    from gdl.symmetries import Permutations, SetField
 
-    class RowwiseScale(SizeDependentTypes, EquivariantModule, register=False):
-        size_attribute, size_noun = "num_rows", "rows"
-
-        def __init__(self, num_rows=None):
-            super().__init__()
-            self.num_rows = num_rows
-
-        def field_types(self, size):
-            field = SetField(Permutations(size), 3)
+    class RowwiseScale(EquivariantModule, register=False):
+        def field_types(self, x):
+            field = SetField(Permutations(x.shape[0]), 3)
             return field, field
 
         def forward(self, x):
             return 2 * x
 
-    with pytest.raises(TypeError, match=r"RowwiseScale runs on any number of rows.*build it with num_rows=N"):
-        RowwiseScale().in_type  # noqa: B018
-    layer = RowwiseScale(num_rows=5)
-    assert layer.in_type == layer.out_type == SetField(Permutations(5), 3) and layer.group == Permutations(5)
-    assert assert_equivariant(layer, torch.randn(5, 3, dtype=torch.float64)) == 0.0
+    layer = RowwiseScale()
+    with pytest.raises(TypeError, match=r"RowwiseScale has no fixed in_type.*field_types\(\*inputs\)"):
+        layer.in_type  # noqa: B018
+    x = torch.randn(5, 3, dtype=torch.float64)
+    assert layer.field_types(x) == (SetField(Permutations(5), 3),) * 2
+    assert assert_equivariant(layer, x) == 0.0
+    assert assert_equivariant(layer, torch.randn(7, 3, dtype=torch.float64)) == 0.0
 
 
 def test_resolve_activation_knows_names_callables_and_restricted_choices():
     from gdl.core import ACTIVATIONS, resolve_activation
 
-    assert resolve_activation("silu") == ("silu", ACTIVATIONS["silu"])
+    name, function = resolve_activation("silu")
+    assert name == "silu" and isinstance(function, ACTIVATIONS["silu"])
+    x = torch.randn(5)
+    assert torch.equal(function(x), torch.nn.functional.silu(x))
     assert resolve_activation(torch.sin) == ("sin", torch.sin)
     with pytest.raises(ValueError, match=r"unknown activation 'elu'; expected one of \['gelu', 'relu'\] or a callable"):
         resolve_activation("elu", choices=("relu", "gelu"))

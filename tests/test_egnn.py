@@ -8,8 +8,8 @@ import torch
 
 from gdl.experiments.nbody import GNNDynamics
 from gdl.graphs import EGNN, EGNNLayer, Permutations, complete_graph
-from gdl.graphs.egnn import AbsentField
 from gdl.groups import Euclidean, Orthogonal
+from gdl.symmetries.geometric import AbsentField
 from gdl.testing import assert_equivariant
 
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from gdl.datasets.meshes import creature, plane_grid, torus
 from gdl.gauges import GaugeGroup, GEMConv, GEMNet, MeshGaugeField, RegularNonlinearity, SO2Field, rotate_irreps
 from gdl.gauges.gauge import irreps_rotation
 from gdl.gauges.gem import (
@@ -18,6 +17,7 @@ from gdl.gauges.gem import (
     table_kernel_basis,
 )
 from gdl.geodesics import ChebMeshConv, MoNetConv, wrap_angle
+from gdl.meshes import creature, plane_grid, torus
 from gdl.testing import assert_equivariant, equivariance_error
 
 
@@ -266,7 +266,7 @@ def test_gem_layers_sweep_dtype_tolerances():
             assert_equivariant(module, inputs, dtype=dtype, generator=torch.Generator().manual_seed(7), n_samples=3)
 
 
-@pytest.mark.parametrize("module", ["gdl.geodesics.mesh", "gdl.gauges.gauge"])
+@pytest.mark.parametrize("module", ["gdl.meshes.mesh", "gdl.gauges.gauge"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -50,8 +50,8 @@ from gdl.geodesics.manifolds import (
     poincare_to_lorentz,
 )
 from gdl.geodesics.optim import ManifoldConstraintError, check_manifold_parameters, riemannian_optimizer
-from gdl.graphs.permutations import Permutations
-from gdl.groups.euclidean import Orthogonal, SpecialOrthogonal
+from gdl.symmetries.euclidean import Orthogonal, SpecialOrthogonal
+from gdl.symmetries.permutations import Permutations
 from gdl.testing import assert_equivariant
 
 F64 = torch.float64

@@ -8,6 +8,7 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, GraphConv
 
+from gdl.core.checks import repeated_edges
 from gdl.experiments.base import Settings
 from gdl.experiments.karate import KarateClub
 from gdl.graphs import (
@@ -21,9 +22,9 @@ from gdl.graphs import (
     wl_distinguishes,
     wl_histograms,
 )
+from gdl.graphs.edges import prepare_edges
 from gdl.graphs.expressivity import initial_colours
 from gdl.graphs.flavours import random_graph
-from gdl.graphs.validation import prepare_edges, repeated_edges
 from gdl.testing import assert_equivariant, graph_break_count
 
 AGGREGATIONS = ["sum", "mean", "max"]

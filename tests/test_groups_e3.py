@@ -11,6 +11,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.nn import global_add_pool, global_mean_pool
 
 from gdl.core import ProductField, RecordField
+from gdl.core.checks import check_positions
 from gdl.datasets.tetris import MIRROR_CLASS, TETRIS_POSITIONS, moved_pieces, tetris_pieces
 from gdl.graphs import GraphField, Permutations
 from gdl.groups import (
@@ -27,13 +28,12 @@ from gdl.groups import (
     VectorReadout,
     radius_graph,
 )
-from gdl.groups.point_clouds import check_positions
 from gdl.testing import assert_equivariant
 
 IRREPS = "3x0e + 2x0o + 2x1o + 1x1e + 2x2e + 1x2o + 1x3o"
 
 
-@pytest.mark.parametrize("name", ["gdl.groups.irreps", "gdl.groups.point_clouds", "gdl.groups.e3nn_layers"])
+@pytest.mark.parametrize("name", ["gdl.groups.irreps", "gdl.groups.e3nn_layers", "gdl.symmetries.geometric"])
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -12,12 +12,13 @@ from torch_geometric.nn import ChebConv, GCNConv
 from torch_geometric.utils import get_mesh_laplacian
 
 from gdl.datasets import meshes
-from gdl.datasets.meshes import creature, fold, icosphere, plane_grid, random_poses, read_obj, torus, uv_sphere
+from gdl.datasets.meshes import read_obj
 from gdl.datasets.mnist import MissingDataError
 from gdl.gauges import GEMNet
 from gdl.geodesics import ChebMeshConv, Mesh, MeshField, MoNetConv, wrap_angle
-from gdl.geodesics.mesh import GEOMETRY_KEYS
-from gdl.groups.euclidean import Euclidean, random_rotation_matrices
+from gdl.meshes import creature, fold, icosphere, plane_grid, random_poses, torus, uv_sphere
+from gdl.meshes.mesh import GEOMETRY_KEYS
+from gdl.symmetries.euclidean import Euclidean, random_rotation_matrices
 from gdl.testing import assert_equivariant
 
 INTRINSIC = ("edge_angle", "edge_length", "edge_transport", "cot_weight", "mass", "laplacian_bound")

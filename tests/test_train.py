@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from gdl.core.runtime import write_atomic
 from gdl.train import CheckpointError, TrainConfig, Trainer, classification_step, load_checkpoint, resolve_device, save_checkpoint
-from gdl.train.checkpoint import write_atomic
 
 
 def _data(seed=0, n=96):

@@ -104,6 +104,15 @@ class Group(abc.ABC):
         discrete groups (translations of Z^d) the subclass documents its range.
         """
 
+    def component_representatives(self) -> list[GroupElement]:
+        """One element from each connected component other than the identity's (reflections, parity, flips).
+
+        A random draw from a group with several components may miss some of them; the equivariance harness always
+        adds these elements to its sample, so that a layer that is only SO(n)- but not O(n)-equivariant fails.
+        The default (connected groups, and finite groups, which the harness enumerates) is an empty list.
+        """
+        return []
+
     def elements(self) -> list[GroupElement]:
         """Every element, for finite groups; infinite groups raise ``TypeError``."""
         raise TypeError(f"{self!r} is infinite (order {self.order}); it has no element list, use sample()")
@@ -205,6 +214,12 @@ class ProductGroup(Group):
     def sample(self, n: int = 1, generator: torch.Generator | None = None) -> list[GroupElement]:
         columns = [f.sample(n, generator) for f in self.factors]
         return [self._element(tuple(column[i] for column in columns)) for i in range(n)]
+
+    def component_representatives(self) -> list[GroupElement]:
+        """Each factor's representatives, paired with the identity of the other factors."""
+        identities = [f.identity() for f in self.factors]
+        return [self.element(*identities[:i], g, *identities[i + 1:])
+                for i, factor in enumerate(self.factors) for g in factor.component_representatives()]
 
     def elements(self) -> list[GroupElement]:
         if self.order is None:

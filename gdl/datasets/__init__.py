@@ -5,7 +5,7 @@ missing; nothing here downloads at run time.
 """
 
 from .graphs import load_karate_club
-from .meshes import creature, icosphere, load_scanned_mesh, plane_grid, random_poses, torus, uv_sphere
+from .meshes import load_scanned_mesh
 from .mnist import load_mnist
 from .nbody import NBody, simulate_charged_particles
 from .qm9 import QM9, QM9_TARGETS, load_qm9
@@ -16,6 +16,6 @@ from .wordnet import Hierarchy, balanced_tree, load_wordnet_nouns, random_tree, 
 __all__ = [
     "load_mnist", "load_shakespeare", "CharVocabulary", "char_chunks", "QM9", "QM9_TARGETS", "load_qm9",
     "TETRIS_NAMES", "tetris_pieces", "moved_pieces", "load_karate_club", "NBody", "simulate_charged_particles",
-    "icosphere", "uv_sphere", "torus", "plane_grid", "creature", "random_poses", "load_scanned_mesh", "Hierarchy",
+    "load_scanned_mesh", "Hierarchy",
     "wordnet_closure", "load_wordnet_nouns", "balanced_tree", "random_tree",
 ]

@@ -27,7 +27,7 @@ import functools
 import torch
 from torch.utils.data import Dataset
 
-from gdl.train.threads import single_threaded
+from gdl.core.runtime import single_threaded
 
 __all__ = ["ChargedParticles", "simulate_charged_particles", "initial_conditions", "integrate_charged_particles",
            "coulomb_forces", "NBody", "SPLIT_SIZES", "FRAME_START",

@@ -129,7 +129,7 @@ def _read_csvs(limit: int | None) -> dict:
 
 def _molecular_radius_graph(pos: torch.Tensor, num_atoms: torch.Tensor, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Radius graphs of all molecules: local (per-molecule) edge indices ``[2, E]`` uint8 and edges per molecule ``[M]``."""
-    from gdl.groups.point_clouds import radius_graph
+    from gdl.symmetries.geometric import radius_graph
 
     atom_ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(num_atoms, 0)])
     edges, counts = [], []
@@ -146,7 +146,7 @@ def _molecular_radius_graph(pos: torch.Tensor, num_atoms: torch.Tensor, radius: 
 
 
 def _save(path: Path, payload: dict) -> None:
-    from gdl.train.checkpoint import write_atomic
+    from gdl.core.runtime import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda f: torch.save(payload, f))

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from torch.utils.data import Dataset
 
+from gdl.core.runtime import write_atomic
 from gdl.train import TrainConfig
-from gdl.train.checkpoint import write_atomic
 
 __all__ = ["Settings", "Task", "Row", "Result", "Experiment", "experiments", "get_experiment", "write_report"]
 

@@ -38,10 +38,11 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.utils import add_self_loops
 
 from gdl.core import seeded
+from gdl.core.runtime import single_threaded
 from gdl.datasets.graphs import load_karate_club
 from gdl.graphs import GraphField, LaplacianPE, Permutations, TransformerGNNLayer, laplacian_eigenvectors
 from gdl.graphs.flavours import AttentionalLayer
-from gdl.train import TrainConfig, Trainer, single_threaded
+from gdl.train import TrainConfig, Trainer
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

@@ -25,9 +25,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from gdl.core import seeded
+from gdl.core.runtime import single_threaded
 from gdl.datasets.graphs import KARATE_LABELS, load_karate_club
 from gdl.graphs import ConvolutionalLayer
-from gdl.train import TrainConfig, Trainer, resolve_device, single_threaded
+from gdl.train import TrainConfig, Trainer, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

@@ -42,11 +42,12 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import GCNConv
 
 from gdl.core import seeded
-from gdl.datasets.meshes import creature, random_poses
+from gdl.core.runtime import single_threaded
 from gdl.gauges import GEMNet
 from gdl.geodesics import Mesh, MoNetConv
-from gdl.groups.euclidean import random_rotation_matrices
-from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device, single_threaded
+from gdl.meshes import creature, random_poses
+from gdl.symmetries.euclidean import random_rotation_matrices
+from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

@@ -35,10 +35,11 @@ import torch
 from torch import nn
 
 from gdl.core import seeded
+from gdl.core.runtime import single_threaded
 from gdl.datasets.nbody import SPLIT_SIZES, NBody, simulate_charged_particles
 from gdl.graphs import EGNN, MessagePassingLayer, complete_graph
 from gdl.graphs.base import mlp
-from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device, single_threaded
+from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

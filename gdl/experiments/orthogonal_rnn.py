@@ -38,9 +38,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from gdl.core import seeded
+from gdl.core.runtime import single_threaded
 from gdl.geodesics.layers import OrthogonalLinear, random_stiefel
 from gdl.geodesics.optim import riemannian_optimizer
-from gdl.train import TrainConfig, Trainer, resolve_device, single_threaded
+from gdl.train import TrainConfig, Trainer, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

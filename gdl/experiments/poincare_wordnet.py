@@ -35,6 +35,7 @@ import time
 import torch
 
 from gdl.core import seeded
+from gdl.core.runtime import single_threaded
 from gdl.datasets.wordnet import Hierarchy, wordnet_closure
 from gdl.geodesics.embedding import (
     GEOMETRIES,
@@ -45,7 +46,7 @@ from gdl.geodesics.embedding import (
     reconstruction_metrics,
 )
 from gdl.geodesics.optim import riemannian_optimizer
-from gdl.train import TrainConfig, Trainer, resolve_device, single_threaded
+from gdl.train import TrainConfig, Trainer, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task
 from .plotting import saved_figure

@@ -33,8 +33,8 @@ from torch_geometric.data import Batch
 
 from gdl.core import seeded
 from gdl.datasets.qm9 import QM9, QM9_ATOM_TYPES, load_qm9, random_split_indices
-from gdl.graphs.permutations import GraphField, Permutations
 from gdl.groups import Euclidean, PointField, TensorFieldNetwork
+from gdl.symmetries.permutations import GraphField, Permutations
 from gdl.train import TrainConfig, Trainer, count_parameters, move_to, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task

@@ -34,7 +34,7 @@ from torch_geometric.nn import GIN, global_add_pool
 from gdl.core import seeded
 from gdl.datasets.tetris import MIRROR_CLASS, TETRIS_NAMES, moved_pieces, tetris_pieces
 from gdl.groups import Orthogonal, SpecialOrthogonal, TensorFieldNetwork
-from gdl.groups.point_clouds import radius_graph
+from gdl.symmetries.geometric import radius_graph
 from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device
 
 from .base import Experiment, Result, Row, Settings, Task

@@ -51,8 +51,8 @@ from torch import nn
 
 from gdl.core import EquivariantModule, FieldType, SizeDependentTypes, TupleField, resolve_activation, seeded
 from gdl.core.checks import check_int
-from gdl.geodesics.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
-from gdl.groups.euclidean import Euclidean
+from gdl.meshes.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
+from gdl.symmetries.euclidean import Euclidean
 
 from .gauge import GaugeGroup, MeshGaugeField, SO2Field, irreps_dim, irreps_rotation, rotate_irreps
 

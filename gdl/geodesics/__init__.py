@@ -5,9 +5,11 @@
 * :mod:`gdl.geodesics.layers`: Möbius, distance, orthogonal and SPD layers.
 * :mod:`gdl.geodesics.optim`: Riemannian optimisers with guards.
 * :mod:`gdl.geodesics.embedding`: hierarchy embeddings (Nickel & Kiela 2017).
-* :mod:`gdl.geodesics.mesh`, :mod:`~gdl.geodesics.spectral`, :mod:`~gdl.geodesics.monet`: meshes and intrinsic
+* :mod:`gdl.meshes.mesh`, :mod:`~gdl.geodesics.spectral`, :mod:`~gdl.geodesics.monet`: meshes and intrinsic
   mesh convolutions.
 """
+
+from gdl.meshes import GEOMETRY_KEYS, Mesh, MeshField, wrap_angle
 
 from .embedding import GEOMETRIES, HierarchyEmbedding, HierarchyLoss, reconstruction_metrics
 from .isometries import (
@@ -22,7 +24,6 @@ from .isometries import (
 )
 from .layers import GeodesicDistances, HyperbolicDistanceLogits, MobiusLinear, OrthogonalLinear, SPDBiMap, SPDLayer, SPDLogMap
 from .manifolds import BoundedLorentz, check_points, lorentz_model, poincare_ball, poincare_distance
-from .mesh import GEOMETRY_KEYS, Mesh, MeshField, wrap_angle
 from .monet import MoNetConv, log_map_coordinates
 from .optim import ManifoldConstraintError, check_manifold_parameters, riemannian_optimizer
 from .spectral import ChebMeshConv, apply_laplacian

@@ -37,8 +37,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from gdl.core.checks import checking
 from gdl.datasets.wordnet import Hierarchy, sorted_contains
-from gdl.graphs.validation import checking
 
 from .manifolds import hyperbolic_c, lorentz_model, lorentz_to_poincare, poincare_ball, poincare_distance
 from .optim import ManifoldConstraintError, check_manifold_parameters

@@ -46,8 +46,8 @@ import geoopt
 import torch
 
 from gdl.core import FieldType, Group, GroupElement
-from gdl.graphs.permutations import Permutations
-from gdl.groups.euclidean import EQUALITY_TOLERANCE, Orthogonal, SpecialOrthogonal, random_rotation_matrices
+from gdl.symmetries.euclidean import EQUALITY_TOLERANCE, Orthogonal, SpecialOrthogonal, random_rotation_matrices
+from gdl.symmetries.permutations import Permutations
 
 from .manifolds import check_points, hyperbolic_c, lorentz_model, poincare_ball, poincare_to_lorentz
 

@@ -37,8 +37,8 @@ from torch import nn
 
 from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, SizeDependentTypes, TrivialField, TupleField, seeded
 from gdl.core.checks import check_int
-from gdl.graphs.permutations import Permutations
-from gdl.groups.euclidean import Orthogonal, VectorField
+from gdl.symmetries.euclidean import Orthogonal, VectorField
+from gdl.symmetries.permutations import Permutations
 
 from .isometries import (
     HyperbolicIsometries,

@@ -39,7 +39,7 @@ from typing import Any
 import geoopt
 import torch
 
-from gdl.graphs.validation import checking
+from gdl.core.checks import checking
 
 __all__ = ["hyperbolic_c", "poincare_ball", "lorentz_model", "BoundedLorentz", "BALL_MAX_DISTANCE", "poincare_to_lorentz",
            "lorentz_to_poincare", "poincare_distance", "point_tolerance", "check_points", "checking", "MANIFOLD_KINDS"]

@@ -21,8 +21,7 @@ import torch
 from torch_geometric.nn import GMMConv
 
 from gdl.core import EquivariantModule, seeded
-
-from .mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
+from gdl.meshes.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
 
 __all__ = ["MoNetConv", "log_map_coordinates"]
 

@@ -21,8 +21,7 @@ import torch
 from torch import nn
 
 from gdl.core import EquivariantModule, seeded
-
-from .mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types
+from gdl.meshes.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types
 
 __all__ = ["ChebMeshConv", "apply_laplacian"]
 

@@ -1,6 +1,5 @@
 """Graphs and sets: the symmetric group S_n (book §4.1, §5.3–5.5).
 
-* :mod:`gdl.graphs.permutations`: ``Permutations(n)`` and its actions on sets, edge lists and PyG graphs.
 * :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``.
 * :mod:`gdl.graphs.builders`: attention graphs (complete, causal, window, dilated, global tokens + window).
 * :mod:`gdl.graphs.positional`: sinusoidal, Laplacian-eigenvector and random-walk positional encodings.
@@ -8,8 +7,12 @@
 * :mod:`gdl.graphs.expressivity`: GIN and 1-WL colour refinement.
 * :mod:`gdl.graphs.egnn`: E(n)-equivariant GNN layers and model (Satorras et al. 2021).
 * :mod:`gdl.graphs.sets`: Deep Sets, the invariant φ(⊕ψ(x_u)) and the equivariant set layer (Zaheer et al. 2017).
-* :mod:`gdl.graphs.validation`: input checks and the self-loop / duplicate-edge policies shared by these layers.
+* :mod:`gdl.graphs.edges`: the self-loop / duplicate-edge policies shared by these layers.
+
+S_n itself (``Permutations``, ``SetField``, ``GraphField``) lives in :mod:`gdl.symmetries` and is re-exported here.
 """
+
+from gdl.symmetries.permutations import EdgeIndexField, GraphField, Permutations, SetField
 
 from .builders import (
     causal_graph,
@@ -23,7 +26,6 @@ from .builders import (
 from .egnn import EGNN, EGNNLayer
 from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms
 from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer
-from .permutations import EdgeIndexField, GraphField, Permutations, SetField
 from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding
 from .sets import DeepSets, EquivariantSetLayer, aggregate_set
 from .transformer import TransformerGNNLayer

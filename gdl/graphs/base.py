@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from gdl.core import EquivariantModule, SizeDependentTypes
-
-from .validation import check_node_features
+from gdl.core.checks import check_node_features
 
 __all__ = ["GraphLayer", "ACTIVATIONS", "mlp"]
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from gdl.core.checks import check_int
-
-from .validation import check_edge_index
+from gdl.core.checks import check_edge_index, check_int
 
 __all__ = ["complete_graph", "causal_graph", "window_graph", "dilated_graph", "global_window_graph",
            "to_attention_mask", "from_attention_mask", "is_causal", "graph_structure"]

@@ -22,44 +22,25 @@ gather/scatter over the edges.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from gdl.core import FieldType, Group, GroupElement, ProductField, ProductGroup, TrivialField, TupleField, seeded
-from gdl.groups.euclidean import Euclidean, PointField, VectorField
+from gdl.core import FieldType, ProductField, ProductGroup, TrivialField, TupleField, seeded
+from gdl.core.checks import check_choice, check_edge_features, check_edge_index, check_node_features
+from gdl.symmetries.euclidean import Euclidean, PointField, VectorField
+from gdl.symmetries.geometric import AbsentField, check_absent
+from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
 from .base import GraphLayer, mlp
 from .builders import complete_graph
-from .permutations import EdgeIndexField, Permutations, SetField
-from .validation import check_choice, check_edge_features, check_edge_index, check_node_features, prepare_edges
+from .edges import prepare_edges
 
-__all__ = ["EGNNLayer", "EGNN", "AbsentField", "egnn_field_types"]
+__all__ = ["EGNNLayer", "EGNN", "egnn_field_types"]
 
 COORDINATE_AGGREGATIONS = ("mean", "sum")
-
-
-@dataclasses.dataclass(frozen=True)
-class AbsentField(FieldType):
-    """An optional argument the layer was built without: the value must be ``None``, and every g keeps it ``None``.
-
-    Lets a field type describe a fixed positional signature ``f(h, x, edge_index, v, edge_attr)`` whatever options a
-    layer was built with.
-    """
-
-    group: Group
-    what: str = "this argument"
-
-    def validate(self, value: Any) -> None:
-        _check_absent(value, self.what)
-
-    def transform(self, value: Any, g: GroupElement) -> None:
-        self.group.check(g)
-        self.validate(value)
-        return None
 
 
 def egnn_field_types(num_nodes: int, in_channels: int | None, out_channels: int | None, *, dim: int = 3,
@@ -85,12 +66,6 @@ def egnn_field_types(num_nodes: int, in_channels: int | None, out_channels: int 
     return TupleField(inputs), TupleField(outputs)
 
 
-def _check_absent(value: Any, what: str) -> None:
-    if value is not None:
-        given = f"a tensor of shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
-        raise ValueError(f"the layer was built without {what}, so it must be None; got {given}")
-
-
 class EGNNLayer(GraphLayer):
     """One E(n)-equivariant layer (Satorras et al. 2021, eqs. 3–7; see the module docstring).
 
@@ -108,7 +83,7 @@ class EGNNLayer(GraphLayer):
         dim: n, the dimension of the coordinates.
         activation: σ (``"silu"``, ``"relu"``, ``"gelu"``, ``"tanh"``).
         residual: h_i' = h_i + φ_h(h_i, m_i) (needs C_in = C_out).
-        self_loops, duplicates: edge policies (see :mod:`gdl.graphs.validation`); a self-loop's x_i − x_i = 0 moves
+        self_loops, duplicates: edge policies (see :mod:`gdl.graphs.edges`); a self-loop's x_i − x_i = 0 moves
             nothing but its message enters m_i.
         num_nodes: N for the field types and input checks (``None``: any graph).
 
@@ -158,11 +133,11 @@ class EGNNLayer(GraphLayer):
                 raise ValueError("this layer was built with velocity=True: pass the velocities v [N, dim]")
             check_node_features(v, num_nodes, self.dim, "v (velocities)")
         else:
-            _check_absent(v, "velocities (velocity=False)")
+            check_absent(v, "velocities (velocity=False)")
         if self.edge_channels:
             check_edge_features(edge_attr, edge_index.shape[1], self.edge_channels)
         else:
-            _check_absent(edge_attr, "edge features (edge_channels=0)")
+            check_absent(edge_attr, "edge features (edge_channels=0)")
         return num_nodes
 
     def forward(self, h: Tensor, x: Tensor, edge_index: Tensor, v: Tensor | None = None,

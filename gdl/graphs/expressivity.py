@@ -24,10 +24,11 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
 from gdl.core import FieldType, TrivialField, seeded
+from gdl.core.checks import AGGREGATIONS, check_choice, check_edge_index
 
 from .base import GraphLayer, mlp
+from .edges import prepare_edges
 from .flavours import node_field_types, random_graph
-from .validation import AGGREGATIONS, check_choice, check_edge_index, prepare_edges
 
 __all__ = ["GINLayer", "GIN", "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "initial_colours",
            "disjoint_union", "READOUTS"]
@@ -55,7 +56,7 @@ class GINLayer(GraphLayer, MessagePassing):
         eps: ε (initial value when trained).
         train_eps: learn ε.
         mlp_module: a module to use instead of Linear → ReLU → Linear (its sizes must fit C_in and C_out).
-        self_loops, duplicates: edge policies (see :mod:`gdl.graphs.validation`); default ``"keep"`` as GIN.
+        self_loops, duplicates: edge policies (see :mod:`gdl.graphs.edges`); default ``"keep"`` as GIN.
         num_nodes: N for the field types and input checks (``None``: any graph).
 
     Shapes:

@@ -16,7 +16,7 @@ the output rows, f(σ·G) = σ·f(G) (book eq. 8). :meth:`from_pyg` copies the w
 layer (``GCNConv``/``GraphConv``, ``GATConv``/``GATv2Conv``) so both compute the same function.
 
 Self-loops and repeated edges are arguments of every layer (``self_loops``, ``duplicates``; see
-:mod:`gdl.graphs.validation`). Under ``torch.compile`` every layer traces as one graph with ``self_loops="keep"`` or
+:mod:`gdl.graphs.edges`). Under ``torch.compile`` every layer traces as one graph with ``self_loops="keep"`` or
 ``"append"`` and ``duplicates="keep"``; ``self_loops="add"`` (GCN's and GAT's
 default, as in torch-geometric) and ``"remove"`` select edges by value, a data-dependent shape that breaks the graph
 (2–3 breaks; torch-geometric's ``GCNConv``/``GATConv`` break there too). On a graph without self-loops
@@ -35,17 +35,11 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.utils import scatter, softmax
 
 from gdl.core import FieldType, TrivialField, TupleField, seeded
+from gdl.core.checks import AGGREGATIONS, check_choice, check_edge_features, check_edge_index, check_edge_weight
+from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
 from .base import GraphLayer, mlp
-from .permutations import EdgeIndexField, Permutations, SetField
-from .validation import (
-    AGGREGATIONS,
-    check_choice,
-    check_edge_features,
-    check_edge_index,
-    check_edge_weight,
-    prepare_edges,
-)
+from .edges import prepare_edges
 
 __all__ = ["ConvolutionalLayer", "AttentionalLayer", "MessagePassingLayer", "NORMALIZATIONS", "ATTENTION_SCORES",
            "node_field_types", "random_graph"]

@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
-from .validation import check_edge_index
+from gdl.core.checks import check_edge_index
 
 __all__ = ["UniformNeighborSampler", "neighbor_loader"]
 

@@ -27,10 +27,8 @@ from torch import nn
 from torch_geometric.utils import get_laplacian, is_undirected, to_dense_adj
 
 from gdl.core import EquivariantModule, seeded
-from gdl.core.checks import check_int
-
-from .permutations import EdgeIndexField, Permutations, SetField
-from .validation import check_edge_index
+from gdl.core.checks import check_edge_index, check_int
+from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
 __all__ = ["sinusoidal_encoding", "cycle_frequencies", "cycle_laplacian", "laplacian_eigenvectors",
            "random_sign_flip", "LaplacianPE", "random_walk_encoding", "RandomWalkPE"]

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from gdl.core import FieldType, TrivialField, seeded
+from gdl.core.checks import AGGREGATIONS, check_choice
+from gdl.symmetries.permutations import Permutations, SetField
 
 from .base import GraphLayer, mlp
-from .permutations import Permutations, SetField
-from .validation import AGGREGATIONS, check_choice
 
 __all__ = ["DeepSets", "EquivariantSetLayer", "aggregate_set"]
 

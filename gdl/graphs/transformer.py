@@ -36,11 +36,11 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
 from gdl.core import TupleField, resolve_activation, seeded
+from gdl.core.checks import check_choice
+from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
 from .base import GraphLayer
 from .builders import causal_graph, complete_graph, graph_structure
-from .permutations import EdgeIndexField, Permutations, SetField
-from .validation import check_choice
 
 __all__ = ["TransformerGNNLayer", "EdgeSoftmaxAttention", "PATHS"]
 

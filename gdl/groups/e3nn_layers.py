@@ -58,21 +58,13 @@ from gdl.core import (
     resolve_activation,
     seeded,
 )
-from gdl.core.checks import check_int
-from gdl.graphs.permutations import GraphField, Permutations
-from gdl.graphs.validation import check_edge_index
+from gdl.core.checks import check_batch, check_edge_index, check_int, check_positions
+from gdl.symmetries.euclidean import Euclidean, Orthogonal, PointField, VectorField
+from gdl.symmetries.geometric import edge_index_field, position_field, radius_graph
+from gdl.symmetries.permutations import GraphField, Permutations
 
-from .euclidean import Euclidean, Orthogonal, PointField, VectorField
 from .irreps import IrrepsField, _float64_default, as_irreps
-from .point_clouds import (
-    check_batch,
-    check_positions,
-    edge_index_field,
-    graph_level_field,
-    node_field,
-    position_field,
-    radius_graph,
-)
+from .point_clouds import graph_level_field, node_field
 
 __all__ = ["IrrepsLinear", "Gate", "PointConvolution", "GraphReadout", "InvariantReadout", "VectorReadout",
            "TensorFieldNetwork", "reachable_irreps"]

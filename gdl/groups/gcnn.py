@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from gdl.core import Blueprint, Group, InvariantLinear, Pointwise, seeded
-from gdl.graphs.validation import check_choice
+from gdl.core.checks import check_choice
 
 from .finite import CyclicGroup, ImageField, p4, p4m, point_group_of
 from .gconv import GroupBatchNorm, GroupConv, GroupPool, InvariantPool, LiftingConv, SpatialPool, export, smooth_disc_images

@@ -42,8 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gdl.core import Blueprint, EquivariantModule, InvariantLinear, Pointwise, TrivialField, seeded
-from gdl.core.checks import check_int
-from gdl.graphs.validation import check_choice
+from gdl.core.checks import check_choice, check_int
 from gdl.grids import GlobalPool, GridField, LocalPool
 from gdl.grids.conv import check_grid_extent
 from gdl.grids.translations import Translations

@@ -28,8 +28,7 @@ import torch
 from e3nn import o3
 
 from gdl.core import FieldType, Group, GroupElement
-
-from .euclidean import Euclidean, Orthogonal, rotation_and_translation
+from gdl.symmetries.euclidean import Euclidean, Orthogonal, rotation_and_translation
 
 __all__ = ["IrrepsField", "as_irreps"]
 

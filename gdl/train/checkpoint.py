@@ -13,34 +13,18 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "write_atomic", "write_json_lines"]
+from gdl.core.runtime import write_atomic
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "write_json_lines"]
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used: unreadable, truncated, unsafe, or written for another model."""
-
-
-def write_atomic(path: str | os.PathLike, write: Any) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:

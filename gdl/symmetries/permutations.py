@@ -21,8 +21,7 @@ from typing import Any
 import torch
 
 from gdl.core import FieldType, Group, GroupElement
-
-from .validation import check_edge_index
+from gdl.core.checks import check_edge_index
 
 __all__ = ["Permutations", "SetField", "EdgeIndexField", "GraphField"]
 

@@ -54,8 +54,8 @@ import numpy as np
 import torch
 
 from gdl.core import FieldType, Group, GroupElement, TrivialField, TupleField
-from gdl.graphs.validation import check_edge_index
-from gdl.groups.euclidean import Euclidean, rotation_and_translation
+from gdl.core.checks import check_edge_index
+from gdl.symmetries.euclidean import Euclidean, rotation_and_translation
 
 __all__ = ["Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "intrinsic_layer_types", "check_vertex_features",
            "check_mesh_data", "vertex_count", "example_mesh_data"]
@@ -106,7 +106,7 @@ class Mesh:
         (Gershgorin: max over the component of (L_uu + Σ_v |L_uv|) / m_u).
 
     Example:
-        >>> from gdl.datasets.meshes import icosphere
+        >>> from gdl.meshes import icosphere
         >>> mesh = icosphere(2)
         >>> mesh.num_vertices, mesh.num_faces, mesh.euler_characteristic
         (162, 320, 2)
@@ -594,7 +594,7 @@ def check_mesh_data(data: Any, keys: Sequence[str]) -> None:
     """Raise unless ``data`` is a mesh ``Data`` holding ``keys``, one entry per edge or per vertex as the key says.
 
     ``edge_index`` must be int64 ``[2, E]`` with vertex ids in 0 … V−1 (the id range is read only outside
-    ``torch.compile``, :func:`gdl.graphs.validation.check_edge_index`).
+    ``torch.compile``, :func:`gdl.core.checks.check_edge_index`).
     """
     if not (hasattr(data, "keys") and hasattr(data, "edge_index")):
         raise TypeError(f"expected a torch_geometric Data made by Mesh.to_data(), got {type(data).__name__}")
@@ -612,12 +612,12 @@ def check_mesh_data(data: Any, keys: Sequence[str]) -> None:
 
 
 def example_mesh_data(subdivisions: int = 1) -> Any:
-    """A small asymmetric mesh (the :func:`~gdl.datasets.meshes.creature`, 42 vertices) as float64 ``Data``.
+    """A small asymmetric mesh (the :func:`~gdl.meshes.creature`, 42 vertices) as float64 ``Data``.
 
     The ``example()`` of every mesh layer uses it, with the module and inputs in float64: the geometry stored in the
     ``Data`` must be that of its own vertex positions to the last digit, or the float64 E(3) check, which recomputes
     it from moved positions, would measure float32 round-off.
     """
-    from gdl.datasets.meshes import creature
+    from .shapes import creature
 
     return creature(subdivisions).to_data(dtype=torch.float64)

@@ -77,6 +77,10 @@ class Orthogonal(Group):
             matrices[reflect, :, 0] = -matrices[reflect, :, 0]
         return [self._element(m) for m in matrices]
 
+    def component_representatives(self) -> list[GroupElement]:
+        """A generic reflection (det −1) for O(n): the Householder map I − 2uuᵀ with u ∝ (1, 2, …, n)."""
+        return [] if self.special else [self._element(generic_reflection(self.n))]
+
     def equal(self, a: GroupElement, b: GroupElement) -> bool:
         return bool(torch.allclose(a.data, b.data, rtol=0, atol=EQUALITY_TOLERANCE))
 
@@ -141,6 +145,11 @@ class Euclidean(Group):
         shifts = torch.randn(n, self.n, generator=generator, dtype=torch.float64) * self.translation_scale
         return [self._element((r.data, t)) for r, t in zip(rotations, shifts)]
 
+    def component_representatives(self) -> list[GroupElement]:
+        """A generic reflection with a translation, ``(I − 2uuᵀ, t)``: an element of the det −1 component."""
+        shift = torch.linspace(-1.0, 1.0, self.n, dtype=torch.float64) * self.translation_scale
+        return [self._element((generic_reflection(self.n), shift))]
+
     def equal(self, a: GroupElement, b: GroupElement) -> bool:
         return all(torch.allclose(x, y, rtol=0, atol=EQUALITY_TOLERANCE)
                    for x, y in zip(rotation_and_translation(a), rotation_and_translation(b)))
@@ -154,6 +163,13 @@ class Euclidean(Group):
 
     def __repr__(self) -> str:
         return f"E({self.n})"
+
+
+def generic_reflection(dim: int) -> torch.Tensor:
+    """The Householder reflection I − 2uuᵀ, u = (1, 2, …, n)/|·|: det −1 and no axis-aligned symmetry ``[n, n]``."""
+    u = torch.arange(1, dim + 1, dtype=torch.float64)
+    u = u / u.norm()
+    return torch.eye(dim, dtype=torch.float64) - 2 * torch.outer(u, u)
 
 
 def rotation_and_translation(g: GroupElement) -> tuple[torch.Tensor, torch.Tensor]:
