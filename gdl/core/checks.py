@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["check_int", "check_choice", "check_edge_policy", "checking", "value_checks", "check_node_features", "check_edge_index", "check_edge_features",
-           "check_edge_weight", "repeated_edges", "check_positions", "check_batch", "SELF_LOOP_MODES", "DUPLICATE_MODES",
-           "AGGREGATIONS"]
+__all__ = ["check_int", "check_choice", "check_edge_policy", "checking", "value_checks", "check_node_features",
+           "check_edge_index", "check_edge_features", "check_edge_weight", "repeated_edges", "check_positions",
+           "check_batch", "SELF_LOOP_MODES", "DUPLICATE_MODES", "AGGREGATIONS"]
 
 SELF_LOOP_MODES = ("keep", "add", "append", "remove")
 DUPLICATE_MODES = ("keep", "merge", "error")
