@@ -16,7 +16,7 @@ def run(device: torch.device) -> list[dict]:
     for batch, channels, size in [(64, 32, 28), (16, 64, 64)]:
         x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
         ours = PeriodicConv(channels, channels, 3).to(device)
-        circular = ours.to_torch()
+        circular = ours.export()
         zero_padded = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
         shape = f"[{batch}, {channels}, {size}, {size}]"
         ours_timing = measure(forward_backward(ours, x), device=device)

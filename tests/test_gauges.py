@@ -8,17 +8,25 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from gdl.gauges import GaugeGroup, GEMConv, GEMNet, MeshGaugeField, RegularNonlinearity, SO2Field, rotate_irreps
-from gdl.gauges.gauge import irreps_rotation
-from gdl.gauges.gem import (
-    neighbour_kernel,
-    regular_sampling_matrix,
-    self_interaction_basis,
-    table_kernel_basis,
+from gdl.core import Blueprint, ProductGroup
+from gdl.gauges import (
+    GaugeGroup,
+    GEMConv,
+    GEMNet,
+    MeshGaugeField,
+    RegularNonlinearity,
+    SO2Field,
+    mesh_field,
+    mesh_symmetry,
+    rotate_irreps,
 )
+from gdl.gauges.gauge import irreps_rotation
+from gdl.gauges.gem import neighbour_kernel, regular_sampling_matrix, self_interaction_basis
 from gdl.geodesics import ChebMeshConv, MoNetConv, wrap_angle
-from gdl.meshes import creature, plane_grid, torus
+from gdl.meshes import MeshField, creature, gauge_angles, plane_grid, torus
+from gdl.symmetries.euclidean import Euclidean, SpecialOrthogonal
 from gdl.testing import assert_equivariant, equivariance_error
+from gdl.testing.fixtures import table_kernel_basis
 
 
 def angles(count: int, seed: int = 0) -> torch.Tensor:
@@ -35,8 +43,10 @@ def test_gauge_group_law_and_sampling():
     assert not G.contains(GaugeGroup(4).identity()) and repr(G) == "SO(2)^5"
     with pytest.raises(ValueError, match=r"needs one angle per vertex \(5\), got 3"):
         G.element([0.0, 1.0, 2.0])
-    with pytest.raises(ValueError, match="positive number of vertices"):
+    with pytest.raises(ValueError, match="number of vertices of a GaugeGroup must be a positive integer, got 0"):
         GaugeGroup(0)
+    with pytest.raises(ValueError, match="must be a positive integer, got True"):
+        GaugeGroup(True)
     with pytest.raises(TypeError, match=r"expected an element of SO\(2\)\^5"):
         SO2Field(G, 2, 1).transform(torch.zeros(5, 2, 3), GaugeGroup(4).identity())
 
@@ -86,7 +96,7 @@ def test_gauge_change_of_the_mesh_turns_angles_and_frames_together():
     at_target = psi.cos()[:, None] * moved.frame[target, 0] + psi.sin()[:, None] * moved.frame[target, 1]
     assert float((at_source - at_target)[inside].abs().max()) < 1e-12
     assert torch.equal(moved.cot_weight, data.cot_weight) and torch.equal(moved.pos, data.pos)
-    with pytest.raises(ValueError, match=r"the mesh has 36 vertices but the gauge group is SO\(2\)\^35"):
+    with pytest.raises(ValueError, match=r"SO\(2\)\^35 acts on a mesh with 35 vertices, got a mesh with 36"):
         MeshGaugeField(GaugeGroup(35)).validate(data)
 
 
@@ -153,7 +163,7 @@ def test_gem_conv_equals_the_per_edge_reference():
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-9), (torch.float32, 1e-4)])
 def test_gem_conv_is_gauge_equivariant_on_a_curved_mesh(dtype, tolerance):
     data = creature(2).to_data(torch.float64)
-    conv = GEMConv(4, 5, in_order=2, out_order=3, num_vertices=data.num_nodes)
+    conv = GEMConv(4, 5, in_order=2, out_order=3)
     x = torch.randn(data.num_nodes, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert assert_equivariant(conv, (x, data), dtype=dtype, atol=tolerance, generator=torch.Generator().manual_seed(1)) < tolerance
 
@@ -169,12 +179,12 @@ class TransportFreeConv(GEMConv, register=False):
 
 def test_the_equivariance_check_catches_a_layer_without_parallel_transport():
     conv, inputs = GEMConv.example(torch.Generator().manual_seed(0))
-    broken = TransportFreeConv(3, 4, in_order=2, out_order=1, num_vertices=conv.num_vertices)
+    broken = TransportFreeConv(3, 4, in_order=2, out_order=1)
     broken.load_state_dict(conv.state_dict())
     assert equivariance_error(broken, inputs, generator=torch.Generator().manual_seed(1)).max_error > 0.1
     # with order-0 inputs transport does nothing, and the broken layer is (correctly) equivariant again
-    scalar_in = TransportFreeConv(3, 4, in_order=0, out_order=1, num_vertices=conv.num_vertices)
-    x = torch.randn(conv.num_vertices, 3, 1, dtype=torch.float64)
+    scalar_in = TransportFreeConv(3, 4, in_order=0, out_order=1)
+    x = torch.randn(inputs[1].num_nodes, 3, 1, dtype=torch.float64)
     assert equivariance_error(scalar_in, (x, inputs[1])).max_error < 1e-9
 
 
@@ -182,8 +192,13 @@ def test_gem_conv_input_errors():
     conv, (x, data) = GEMConv.example(torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"expects features \[42, 3, 5\] on this mesh, got \[42, 3, 3\]"):
         conv.double()(x[..., :3], data)
-    with pytest.raises(TypeError, match="build it with num_vertices=N"):
+    with pytest.raises(TypeError, match=r"GEMConv has no fixed in_type.*use layer.field_types\(\*inputs\)"):
         _ = GEMConv(2, 2).in_type
+    # the types come from the inputs: V from the mesh, and the group is E(3) × SO(2)^V
+    in_type, out_type = conv.field_types(x, data)
+    assert in_type.group == ProductGroup((Euclidean(3), GaugeGroup(42))) == out_type.group
+    bigger = creature(2).to_data(torch.float64)
+    assert conv.field_types(torch.zeros(bigger.num_nodes, 3, 5), bigger)[1].group.factors[1] == GaugeGroup(162)
     broken = data.clone()
     del broken.edge_transport
     with pytest.raises(ValueError, match=r"lacks \['edge_transport'\]"):
@@ -192,16 +207,17 @@ def test_gem_conv_input_errors():
 
 def test_regular_nonlinearity_input_errors():
     layer, (x,) = RegularNonlinearity.example(torch.Generator().manual_seed(0))
-    with pytest.raises(ValueError, match=r"expects features \[30, 4, 5\], got \[29, 4, 5\]"):
-        layer(x[:29])
-    with pytest.raises(TypeError, match=r"floating-point tensor \[30, 4, 5\], got torch.int64"):
+    assert layer(x[:29]).shape == (29, 4, 5)  # any number of vertices
+    with pytest.raises(ValueError, match=r"expects features \[V, 4, 5\], got \[30, 3, 5\]"):
+        layer(x[:, :3])
+    with pytest.raises(TypeError, match=r"floating-point tensor \[V, 4, 5\], got torch.int64"):
         layer(x.long())
-    with pytest.raises(TypeError, match=r"floating-point tensor \[30, 4, 5\], got list"):
+    with pytest.raises(TypeError, match=r"floating-point tensor \[V, 4, 5\], got list"):
         layer(x.tolist())
-    with pytest.raises(ValueError, match=r"num_vertices must be a positive integer, got 0"):
-        RegularNonlinearity(4, 2, num_vertices=0)
     with pytest.raises(ValueError, match=r"channels must be a positive integer, got 2.5"):
         RegularNonlinearity(2.5, 2)
+    with pytest.raises(ValueError, match=r"num_samples .* must be an integer ≥ 5, got True"):
+        RegularNonlinearity(4, 2, num_samples=True)
 
 
 def test_gem_conv_on_a_batch_equals_each_mesh_alone():
@@ -216,16 +232,16 @@ def test_gem_conv_on_a_batch_equals_each_mesh_alone():
 # -- the regular nonlinearity ---------------------------------------------------------------------------------------------
 def test_regular_nonlinearity_is_exact_for_rotations_by_the_sampling_step_and_converges():
     vertices, N = 50, 12
-    layer = RegularNonlinearity(6, max_order=2, num_samples=N, num_vertices=vertices).double()
+    layer = RegularNonlinearity(6, max_order=2, num_samples=N).double()
     x = torch.randn(vertices, 6, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     G = GaugeGroup(vertices)
     steps = torch.randint(0, N, (vertices,), generator=torch.Generator().manual_seed(1))
     on_grid = G.element(2 * math.pi * steps.double() / N)
-    field = layer.in_type
+    field = SO2Field(G, 6, 2)
     assert float((layer(field.transform(x, on_grid)) - field.transform(layer(x), on_grid)).abs().max()) < 1e-12
     errors = {}
     for samples in (16, 64):
-        errors[samples] = equivariance_error(RegularNonlinearity(6, 2, samples, num_vertices=vertices), (x,),
+        errors[samples] = equivariance_error(RegularNonlinearity(6, 2, samples), (x,),
                                              generator=torch.Generator().manual_seed(2), n_samples=8).max_error
     assert errors[16] > 4 * errors[64] > 0  # σ(f) aliases less with more samples (≈ N⁻²)
     declared, _ = RegularNonlinearity.example(torch.Generator().manual_seed(0))
@@ -238,7 +254,7 @@ def test_regular_nonlinearity_reproduces_band_limited_signals_and_checks_its_arg
     assert float((layer(x) - x).abs().max()) < 1e-12  # identity σ: sample, project back
     sampling = regular_sampling_matrix(3, 7)
     assert float((torch.linalg.pinv(sampling) @ sampling - torch.eye(7, dtype=torch.float64)).abs().max()) < 1e-12
-    with pytest.raises(ValueError, match=r"num_samples must be an integer ≥ 2L \+ 1 = 7"):
+    with pytest.raises(ValueError, match=r"num_samples \(≥ 2L \+ 1 to determine orders ≤ 3\) must be an integer ≥ 7, got 6"):
         RegularNonlinearity(3, max_order=3, num_samples=6)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         RegularNonlinearity(3, max_order=1, activation="swish")
@@ -273,3 +289,105 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- rigid motions × gauge changes, and the network ---------------------------------------------------------------------
+def test_rigid_motions_keep_the_gauge_so_the_product_group_acts_on_meshes():
+    """MeshField moves the frames with the surface: a rigid motion of a re-gauged mesh keeps its gauge angles, so
+    rigid motions and gauge changes commute and (R, γ) ↦ mesh_field(R, γ) is an action of E(3) × SO(2)^V."""
+    data = creature(1).to_data(torch.float64)
+    group = mesh_symmetry(data.num_nodes)
+    gauges = group.factors[1]
+    generator = torch.Generator().manual_seed(3)
+    gamma = gauges.sample(1, generator)[0]
+    gauged = MeshGaugeField(gauges).transform(data, gamma)
+    for rigid in Euclidean(3).sample(2, generator) + Euclidean(3).component_representatives():
+        moved, reference = MeshField().transform(gauged, rigid), MeshField().transform(data, rigid)
+        assert float(wrap_angle(gauge_angles(moved.frame, reference.frame) - gamma.data).abs().max()) < 1e-10
+        target = data.edge_index[1]
+        assert float(wrap_angle(moved.edge_angle - (reference.edge_angle - gamma.data[target])).abs().max()) < 1e-10
+    field = mesh_field(group)
+    a, b = group.sample(2, generator)
+    reflection = group.component_representatives()[0]
+    assert float(torch.linalg.det(reflection.data[0].data[0])) < 0
+    for first, second in ((a, b), (reflection, a), (b, reflection)):
+        twice = field.transform(field.transform(gauged, second), first)
+        once = field.transform(gauged, first * second)
+        for key in ("edge_angle", "edge_transport"):
+            assert float(wrap_angle(twice[key] - once[key]).abs().max()) < 1e-10, key
+        for key in ("pos", "frame", "normal", "cot_weight"):
+            assert float((twice[key] - once[key]).abs().max()) < 1e-10, key
+
+
+def test_gauge_groups_are_connected_and_the_mesh_group_adds_the_reflections():
+    assert GaugeGroup(5).component_representatives() == []
+    representatives = mesh_symmetry(5).component_representatives()
+    assert len(representatives) == 1
+    rigid, gauge = representatives[0].data
+    assert float(torch.linalg.det(rigid.data[0])) < 0 and gauge == GaugeGroup(5).identity()
+
+
+def _reference_regular(layer: RegularNonlinearity, x: torch.Tensor) -> torch.Tensor:
+    """σ sampled at N angles and projected back, the sampling matrix written out from the Fourier series."""
+    phi = 2 * math.pi * torch.arange(layer.num_samples, dtype=torch.float64) / layer.num_samples
+    columns = [torch.ones_like(phi)]
+    for n in range(1, layer.max_order + 1):
+        columns += [torch.cos(n * phi), torch.sin(n * phi)]
+    sampling = torch.stack(columns, dim=1)
+    return torch.relu(x @ sampling.T) @ torch.linalg.pinv(sampling).T
+
+
+def test_gem_net_is_the_composition_of_its_layers_written_out():
+    """GEMNet (with its classifier) against per-edge convolutions, a hand-written regular ReLU and the residual."""
+    net, (x, data) = GEMNet.example(torch.Generator().manual_seed(0))
+    assert isinstance(net, Blueprint) and net.context == ("mesh",)
+    first, nonlinearity, block, last = net.layers[1], net.layers[2], net.layers[3], net.layers[4]
+    head = net.layers[-1].linear
+    with torch.no_grad():
+        h = _reference_regular(nonlinearity, reference_gem(first, x[:, :, None], data))
+        h = h + _reference_regular(block.nonlinearity, reference_gem(block.conv, h, data))
+        h = reference_gem(last, h, data)[:, :, 0]
+        expected = torch.relu(h) @ head.weight.T + head.bias
+        assert float((net(x, data) - expected).abs().max()) < 1e-12
+        assert float((net.export()(x, data) - expected).abs().max()) < 1e-12
+
+
+def test_gem_net_types_are_the_intersection_of_its_layers_and_hold_exactly_for_rigid_motions():
+    net, (x, data) = GEMNet.example(torch.Generator().manual_seed(0))
+    in_type, out_type = net.field_types(x, data)
+    assert in_type.group == out_type.group == ProductGroup((Euclidean(3), GaugeGroup(data.num_nodes)))
+    with pytest.raises(TypeError, match="no fixed in_type"):
+        _ = net.in_type
+    # one layer stated over SO(3) only: the network respects SO(3) × SO(2)^V
+    mixed = GEMNet(3, 6, 4, num_layers=2)
+    assert mixed.field_types(x.float(), data)[0].group.factors[0] == Euclidean(3)
+    mixed.layers[2] = RegularNonlinearity(6, 2, group=SpecialOrthogonal(3))
+    assert mixed.field_types(x.float(), data)[0].group.factors[0] == SpecialOrthogonal(3)
+    # rigid motions alone (gauge unchanged) are an exact symmetry; the full group only up to the nonlinearity's error
+    group = in_type.group
+    rigid = [group.element(g, group.factors[1].identity())
+             for g in Euclidean(3).sample(3, torch.Generator().manual_seed(1)) + Euclidean(3).component_representatives()]
+    with torch.no_grad():
+        for g in rigid:
+            moved = in_type.transform((x, data), g)
+            assert float((net(*moved) - net(x, data)).abs().max()) < 1e-9
+    error = equivariance_error(net, (x, data), generator=torch.Generator().manual_seed(2)).max_error
+    assert 1e-6 < error < net.equivariance_tolerance
+
+
+def test_gem_net_refuses_malformed_meshes_at_its_boundary():
+    net, (x, data) = GEMNet.example(torch.Generator().manual_seed(0))
+    short = data.clone()
+    short.edge_angle = data.edge_angle[:-1]
+    E = data.edge_index.shape[1]
+    with pytest.raises(ValueError, match=rf"data.edge_angle must have one entry per edge \[{E}\], got \[{E - 1}\]"):
+        net(x, short)
+    broken = data.clone()
+    broken.edge_index = data.edge_index.clone()
+    broken.edge_index[1, 3] = -1
+    with pytest.raises(ValueError, match=r"refers to nodes -1\.\.41, but the graph has 42 nodes.*got"):
+        net(x, broken)
+    with pytest.raises(ValueError, match=r"ScalarsToIrreps expects vertex scalars \[V, 3\], got \[42, 2\]"):
+        net(x[:, :2], data)
+    with pytest.raises(ValueError, match=r"num_layers must be an integer ≥ 2, got 1"):
+        GEMNet(3, 4, 2, num_layers=1)

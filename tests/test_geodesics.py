@@ -12,7 +12,7 @@ import mpmath
 import pytest
 import torch
 
-from gdl.core import ProductGroup
+from gdl.core import EquivariantModule, ProductGroup, TrivialField, TupleField
 from gdl.datasets.wordnet import balanced_tree, random_tree
 from gdl.experiments.base import Settings
 from gdl.experiments.poincare_wordnet import PoincareWordNet, Schedule, train_embedding
@@ -50,9 +50,9 @@ from gdl.geodesics.manifolds import (
     poincare_to_lorentz,
 )
 from gdl.geodesics.optim import ManifoldConstraintError, check_manifold_parameters, riemannian_optimizer
-from gdl.symmetries.euclidean import Orthogonal, SpecialOrthogonal
+from gdl.symmetries.euclidean import Euclidean, Orthogonal, SpecialOrthogonal
 from gdl.symmetries.permutations import Permutations
-from gdl.testing import assert_equivariant
+from gdl.testing import assert_equivariant, equivariance_error
 
 F64 = torch.float64
 
@@ -311,10 +311,12 @@ def test_mobius_linear_matches_the_textbook_formula_and_declares_only_permutatio
         layer.bias.copy_(layer.ball.expmap0(0.3 * torch.randn(4, generator=generator, dtype=F64)))
     x = _ball_points(5, 3, generator, curvature=-0.6)
     torch.testing.assert_close(layer(x), _naive_mobius_linear(layer, x), rtol=1e-10, atol=1e-12)
-    with pytest.raises(TypeError, match="num_points=N"):
+    with pytest.raises(TypeError, match="MobiusLinear has no fixed in_type.*field_types"):
         _ = layer.in_type
-    in_type, out_type = layer.field_types(5)
+    in_type, out_type = layer.field_types(x)  # N = 5 points, read from the input
     assert in_type.group == Permutations(5) and out_type.dim == 4
+    assert layer.field_types(x.expand(3, 2, 5, 3)[..., :4, :])[0].group == Permutations(4)
+    assert assert_equivariant(layer, x, dtype=F64, generator=generator) == 0.0
     # rotations about the origin: respected for W = α I without bias, broken by a generic W
     rotations = Orthogonal(3).sample(3, generator)
 
@@ -553,8 +555,10 @@ def test_embedding_refuses_bad_node_ids_and_chunk_sizes():
         model(torch.tensor([[0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"node ids \[B, 1 \+ K\] \(K ≥ 1\), got shape \[3\]"):
         model(torch.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match=r"chunk_size must be a positive integer \(rows per block\), got 0"):
+    with pytest.raises(ValueError, match=r"chunk_size must be a positive integer, got 0"):
         reconstruction_metrics(model.distances_from, balanced_tree(2, 2), chunk_size=0)
+    with pytest.raises(ValueError, match=r"chunk_size must be a positive integer, got True"):
+        reconstruction_metrics(model.distances_from, balanced_tree(2, 2), chunk_size=True)
 
 
 def test_hyperbolic_fields_share_one_construction():
@@ -614,3 +618,286 @@ def test_copy_memory_sequences():
     assert isinstance(task.optimizer_factory(task.model.parameters()), geoopt.optim.RiemannianAdam)
     assert experiment.task("unconstrained", settings).optimizer_factory is None
     assert experiment.task("unconstrained_clipped", settings).config.grad_clip == 1.0
+
+
+# -- weight decay and manifold parameters ---------------------------------------------------------------------------
+
+def test_weight_decay_never_reaches_manifold_parameters_and_does_reach_euclidean_ones():
+    """One RiemannianSGD step with weight decay: the ball point takes exactly the Riemannian step of its own gradient,
+    x − η (1 − c‖x‖²)²/4 ∇f (computed here), and stays in the ball; the ordinary weight takes p − η (∇ + λ p)."""
+    c, lr, decay = 0.8, 0.2, 0.5
+    start, target = torch.tensor([0.45, -0.3, 0.5], dtype=F64), torch.tensor([-0.1, 0.5, 0.0], dtype=F64)
+    w0 = torch.tensor([1.5, -2.0], dtype=F64)
+    point = geoopt.ManifoldParameter(start.clone(), manifold=poincare_ball(-c))
+    weight = torch.nn.Parameter(w0.clone())
+    optimizer = riemannian_optimizer([("point", point), ("weight", weight)], "sgd", lr=lr, weight_decay=decay)
+    assert sorted(group["weight_decay"] for group in optimizer.param_groups) == [0.0, decay]
+    loss = poincare_distance(point, target, -c) ** 2 + ((weight - 1) ** 2).sum()
+    loss.backward()
+    point_grad, weight_grad = point.grad.clone(), weight.grad.clone()
+    optimizer.step()
+    conformal = (1 - c * float(start @ start)) ** 2 / 4  # G(x)⁻¹ on the ball: 1/λ_x²
+    riemannian_step = start - lr * conformal * point_grad
+    decayed_step = start - lr * conformal * (point_grad + decay * start)
+    assert float((riemannian_step - decayed_step).abs().max()) > 1e-3  # far apart (vs 1e-15 below): the test can tell
+    torch.testing.assert_close(point.detach(), riemannian_step, rtol=0, atol=1e-15)
+    check_points(point.detach(), "poincare", curvature=-c)
+    torch.testing.assert_close(weight.detach(), w0 - lr * (weight_grad + decay * w0), rtol=0, atol=1e-15)
+
+
+def test_riemannian_adam_with_weight_decay_moves_manifold_parameters_as_without_it():
+    finals, start = {}, random_stiefel(5, 2, F64)
+    for decay in (0.0, 0.3):
+        point = geoopt.ManifoldParameter(torch.tensor([0.2, 0.1], dtype=F64), manifold=poincare_ball(-1.0))
+        frame = geoopt.ManifoldParameter(start.clone(), manifold=geoopt.EuclideanStiefel())
+        weight = torch.nn.Parameter(torch.tensor([1.5, -2.0], dtype=F64))
+        optimizer = riemannian_optimizer([("point", point), ("frame", frame), ("weight", weight)], "adam", lr=0.05,
+                                         weight_decay=decay)
+        for _ in range(5):
+            optimizer.zero_grad()
+            loss = (poincare_distance(point, torch.tensor([-0.5, 0.3], dtype=F64)) ** 2 + (frame[:2] ** 2).sum()
+                    + ((weight - 1) ** 2).sum())
+            loss.backward()
+            optimizer.step()
+        finals[decay] = (point.detach().clone(), frame.detach().clone(), weight.detach().clone())
+    assert torch.equal(finals[0.0][0], finals[0.3][0]) and torch.equal(finals[0.0][1], finals[0.3][1])
+    assert float((finals[0.0][2] - finals[0.3][2]).abs().max()) > 1e-3
+    check_points(finals[0.3][1], "stiefel")
+    with pytest.raises(ValueError, match=r"weight_decay must be ≥ 0 .*got -0.1"):
+        riemannian_optimizer([("weight", weight)], weight_decay=-0.1)
+
+
+# -- component representatives: a layer that respects only the identity component fails the check ----------------------
+
+class _OrientedAngle(EquivariantModule, register=False):
+    """The signed angle at x between the geodesics to y and z on the Poincaré disk: kept by orientation-preserving
+    isometries (conformal, det R = +1), negated by reflections."""
+
+    def __init__(self):
+        super().__init__()
+        group = HyperbolicIsometries(2)
+        self.ball = group.ball
+        self.in_type = TupleField((PoincareBallField(group),) * 3)
+        self.out_type = TrivialField(group)
+
+    def forward(self, x, y, z):
+        u, v = self.ball.logmap(x, y), self.ball.logmap(x, z)
+        return torch.atan2(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0], (u * v).sum(-1))
+
+
+class _FrameOrientation(EquivariantModule, register=False):
+    """det of the top p × p block of a frame X: unchanged by X ↦ XQᵀ for det Q = +1, negated for det Q = −1."""
+
+    def __init__(self, group, n=4, p=2):
+        super().__init__()
+        self.in_type = StiefelField(group, n, p)
+        self.out_type = TrivialField(group)
+        self.p = p
+
+    def forward(self, x):
+        return torch.linalg.det(x[..., : self.p, :])
+
+
+class _TripleProduct(EquivariantModule, register=False):
+    """det[x, y, z] of three unit vectors: SO(3)-invariant, negated by reflections."""
+
+    def __init__(self, group):
+        super().__init__()
+        self.in_type, self.out_type = TupleField((SphereField(group),) * 3), TrivialField(group)
+
+    def forward(self, x, y, z):
+        return torch.linalg.det(torch.stack([x, y, z], dim=-1))
+
+
+def test_the_isometry_group_of_the_ball_offers_a_reflection_to_the_harness(generator):
+    group = HyperbolicIsometries(3, curvature=-0.5)
+    (g,) = group.component_representatives()
+    a, r = g.data
+    assert group.contains(g) and float(torch.linalg.det(r)) == pytest.approx(-1.0, abs=1e-12) and float(a.norm()) > 0.1
+    points = [_ball_points(6, 2, generator) for _ in range(3)]
+    # no random draws at all: the representative alone catches the orientation-only layer
+    report = equivariance_error(_OrientedAngle(), tuple(points), n_samples=0)
+    assert len(report.elements) == 1 and report.max_error > 0.1
+    # on the identity component (det R = +1) the layer is invariant
+    plane = HyperbolicIsometries(2)
+    kept = [h for h in plane.sample(12, generator) if float(torch.linalg.det(h.data[1])) > 0]
+    layer, field = _OrientedAngle().double(), PoincareBallField(plane)
+    assert len(kept) >= 3
+    for h in kept:
+        moved = [field.transform(p, h) for p in points]
+        torch.testing.assert_close(layer(*moved), layer(*points), rtol=0, atol=1e-9)
+
+
+def test_orthogonal_actions_on_stiefel_and_sphere_always_include_a_reflection(generator):
+    frames = _stiefel(5, 4, 2, generator)
+    assert assert_equivariant(_FrameOrientation(SpecialOrthogonal(2)), frames, dtype=F64, generator=generator) < 1e-12
+    assert equivariance_error(_FrameOrientation(Orthogonal(2)), frames, n_samples=0).max_error > 1e-2
+    left = StiefelField(Orthogonal(4), 4, 2, side="left")
+    assert left.group.component_representatives() and float(torch.linalg.det(left.group.component_representatives()[0].data)) < 0
+    vectors = [torch.nn.functional.normalize(torch.randn(6, 3, generator=generator, dtype=F64), dim=-1) for _ in range(3)]
+    assert assert_equivariant(_TripleProduct(SpecialOrthogonal(3)), tuple(vectors), dtype=F64, generator=generator) < 1e-12
+    assert equivariance_error(_TripleProduct(Orthogonal(3)), tuple(vectors), n_samples=0).max_error > 1e-2
+    # SPD congruence × scalings: the product offers O(n)'s reflection paired with s = 1
+    (g,) = SPDLogMap(4).group.component_representatives()
+    assert float(torch.linalg.det(g.data[0].data)) < 0 and float(g.data[1].data) == 1.0
+    assert PositiveScalings().component_representatives() == []
+
+
+# -- the hierarchy embedding's symmetry ------------------------------------------------------------------------------
+
+def _embedding_points(geometry, count, generator, curvature=-0.7):
+    tangent = 0.6 * torch.randn(count, 3, generator=generator, dtype=F64)
+    if geometry == "poincare":
+        return poincare_ball(curvature).expmap0(tangent)
+    if geometry == "lorentz":
+        return lorentz_model(curvature).expmap0(torch.cat([torch.zeros(count, 1, dtype=F64), tangent], dim=1))
+    return 2 * tangent
+
+
+@pytest.mark.parametrize("geometry", ["poincare", "lorentz", "euclidean"])
+def test_embedding_distances_are_invariant_under_the_isometries_of_their_space(geometry, generator):
+    model = HierarchyEmbedding(9, 3, geometry, curvature=-0.7).double()
+    points = _embedding_points(geometry, 9, generator)
+    nodes = torch.randint(0, 9, (6, 4), generator=generator)
+    in_type, _ = model.field_types(nodes, points)
+    assert in_type.group == (Euclidean(3) if geometry == "euclidean" else HyperbolicIsometries(3, -0.7))
+    assert assert_equivariant(model, (nodes, points), dtype=F64, generator=generator, n_samples=6) < 1e-9
+    # the reference: the distances of the chosen points, written out for each space
+    u, v = points[nodes[:, :1]], points[nodes[:, 1:]]
+    if geometry == "poincare":
+        gap = (1 - 0.7 * (u * u).sum(-1)) * (1 - 0.7 * (v * v).sum(-1))
+        expected = torch.acosh(1 + 2 * 0.7 * ((u - v) ** 2).sum(-1) / gap) / math.sqrt(0.7)
+    elif geometry == "lorentz":
+        inner = -u[..., 0] * v[..., 0] + (u[..., 1:] * v[..., 1:]).sum(-1)
+        expected = torch.acosh((-0.7 * inner).clamp(min=1)) / math.sqrt(0.7)
+    else:
+        expected = ((u - v) ** 2).sum(-1)
+    torch.testing.assert_close(model(nodes, points), expected, rtol=1e-7, atol=1e-6)
+    with torch.no_grad():
+        model.weight.copy_(points)
+    torch.testing.assert_close(model(nodes), model(nodes, points), rtol=0, atol=0)
+
+
+class _ChordOnTheBall(HierarchyEmbedding, register=False):
+    """A wrong embedding: the Euclidean chord between ball points, which Möbius maps do not preserve."""
+
+    def distance(self, x, y):
+        return (x - y).norm(dim=-1)
+
+
+def test_a_distance_that_is_not_an_isometry_invariant_fails_the_embedding_check(generator):
+    points = _embedding_points("poincare", 9, generator)
+    nodes = torch.randint(0, 9, (6, 4), generator=generator)
+    assert equivariance_error(_ChordOnTheBall(9, 3, curvature=-0.7).double(), (nodes, points),
+                              generator=generator).max_error > 1e-2
+
+
+def test_embedding_refuses_bad_points_naming_what_was_given(generator):
+    model = HierarchyEmbedding(9, 3, curvature=-0.7).double()
+    points = _embedding_points("poincare", 9, generator)
+    nodes = torch.randint(0, 9, (6, 4), generator=generator)
+    with pytest.raises(ValueError, match=r"inside the Poincaré ball .*got 1 of 9 points"):
+        model(nodes, torch.cat([points[:-1], torch.full((1, 3), 1.0, dtype=F64)]))
+    with pytest.raises(ValueError, match=r"node ids must lie in 0\.\.3 \(the embedding has 4 nodes\), got ids"):
+        model(nodes.clamp(min=1) + 3, points[:4])
+    with pytest.raises(ValueError, match=r"must be a positive integer, got True"):
+        HierarchyEmbedding(10, True)
+
+
+# -- the contract, for the geodesics, gauges and meshes packages ----------------------------------------------------
+
+def _registered(prefixes=("gdl.geodesics", "gdl.gauges", "gdl.meshes")):
+    import importlib
+    import pkgutil
+
+    import gdl
+    from gdl.core import registry
+
+    for module in pkgutil.walk_packages(gdl.__path__, prefix="gdl."):
+        if module.name.startswith(prefixes):
+            importlib.import_module(module.name)
+    return {name: cls for name, cls in registry().items() if name.startswith(prefixes)}
+
+
+def test_every_registered_layer_names_three_bad_inputs_and_takes_no_size():
+    import inspect
+
+    registered = _registered()
+    assert {"GEMNet", "MoNet", "ChebMeshNet", "HierarchyEmbedding", "GEMConv", "MobiusLinear"} <= {
+        cls.__name__ for cls in registered.values()}
+    for name, cls in registered.items():
+        assert not set(inspect.signature(cls.__init__).parameters) & {"num_nodes", "num_points", "num_vertices"}, name
+        module, inputs = cls.example(torch.Generator().manual_seed(0))
+        bad = module.bad_inputs(*inputs)
+        assert len(bad) >= 3, name
+        for what, args in bad.items():
+            with pytest.raises((ValueError, TypeError), match="got"):
+                module(*args)
+                pytest.fail(f"{name}: {what} raised nothing")
+
+
+def test_integers_are_checked_in_one_place():
+    with pytest.raises(ValueError, match="out_features must be a positive integer, got True"):
+        MobiusLinear(3, True)
+    with pytest.raises(ValueError, match=r"K \(the number of Chebyshev terms\) must be a positive integer, got True"):
+        from gdl.geodesics import ChebMeshConv
+
+        ChebMeshConv(3, 4, K=True)
+    with pytest.raises(ValueError, match="dimension n of HyperbolicIsometries must be a positive integer, got 0"):
+        HyperbolicIsometries(0)
+    with pytest.raises(ValueError, match="p must be a positive integer, got True"):
+        StiefelField(Orthogonal(1), 3, True)
+    with pytest.raises(ValueError, match=r"side .* must be one of \('right', 'left'\), got 'up'"):
+        StiefelField(Orthogonal(2), 3, 2, side="up")
+    with pytest.raises(ValueError, match=r"method must be one of \('adam', 'sgd'\), got 'lbfgs'"):
+        riemannian_optimizer([("w", torch.nn.Parameter(torch.zeros(2)))], "lbfgs")
+
+
+def test_exports_are_plain_torch_with_the_current_weights(generator):
+    layer = OrthogonalLinear(4, 6, vector_dim=3).double()
+    exported = layer.export()
+    linears = [m for m in exported.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 1 and linears[0].bias is None
+    assert torch.equal(linears[0].weight, layer.matrix.detach())
+    assert not any(isinstance(p, geoopt.ManifoldParameter) for p in exported.parameters())
+    x = torch.randn(2, 4, 3, generator=generator, dtype=F64)
+    torch.testing.assert_close(exported(x), torch.einsum("oc,bcn->bon", layer.matrix.detach(), x), rtol=0, atol=1e-14)
+    with pytest.raises(NotImplementedError, match="MobiusLinear"):
+        MobiusLinear(3, 3).export()
+
+
+def test_the_domains_import_no_other_domain_data_sets_or_training():
+    """From the source, lazy imports included: geodesics, gauges and meshes build on core and the foundation only."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "gdl"
+    forbidden = ("gdl.graphs", "gdl.groups", "gdl.grids", "gdl.datasets", "gdl.experiments", "gdl.train", "e3nn")
+    for package in ("geodesics", "gauges", "meshes"):
+        for path in (root / package).glob("*.py"):
+            tree = ast.parse(path.read_text())
+            names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+            names += [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+                      and node.level == 0]
+            for name in names:
+                assert not name.startswith(forbidden), f"{path.name} imports {name}"
+                if package != "geodesics":
+                    assert not name.startswith(("geoopt", "gdl.geodesics")), f"{path.name} imports {name}"
+            if package == "meshes":  # optional dependencies only inside functions
+                top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+                modules = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+                modules += [n.module for n in top if isinstance(n, ast.ImportFrom) and n.module]
+                assert not [m for m in modules if m.startswith(("scipy", "torch_geometric"))], path.name
+
+
+def test_the_hierarchy_lives_in_geodesics_and_the_data_sets_re_export_it():
+    import gdl.datasets
+    import gdl.datasets.wordnet
+    import gdl.geodesics
+    from gdl.geodesics.hierarchy import Hierarchy, sorted_contains
+
+    assert gdl.datasets.Hierarchy is Hierarchy is gdl.datasets.wordnet.Hierarchy is gdl.geodesics.Hierarchy
+    assert gdl.datasets.wordnet.sorted_contains is sorted_contains
+    tree = balanced_tree(2, 2)
+    assert isinstance(tree, Hierarchy) and tree.num_nodes == 7
+    assert sorted_contains(tree.keys, tree.keys).all() and not sorted_contains(tree.keys, tree.keys + 7 * 7).any()

@@ -1,31 +1,39 @@
-"""The three GNN flavours, GIN and 1-WL: torch-geometric built-ins with copied weights, naive float64 references,
-aggregators, the self-loop and duplicate-edge policies, expressivity pairs, karate club, bad input."""
+"""The three GNN flavours, GIN and 1-WL: torch-geometric built-ins with copied weights (both ways: from_pyg and
+export), naive float64 references, aggregators, the self-loop and duplicate-edge policies, the networks as
+blueprints, dropout in eval mode, expressivity pairs, karate club, bad input."""
 
 import networkx
 import pytest
 import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
-from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, GraphConv
+from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, GINConv, GraphConv, SAGEConv
 
-from gdl.core.checks import repeated_edges
+from gdl.core import Blueprint, TrivialField
+from gdl.core.checks import repeated_edges, value_checks
 from gdl.experiments.base import Settings
 from gdl.experiments.karate import KarateClub
 from gdl.graphs import (
     GIN,
+    AttentionalGNN,
     AttentionalLayer,
+    ConvolutionalGNN,
     ConvolutionalLayer,
     GINLayer,
+    GraphReadout,
+    MessagePassingGNN,
     MessagePassingLayer,
+    NodeMLP,
     Permutations,
+    SetField,
     wl_colour_refinement,
     wl_distinguishes,
     wl_histograms,
 )
 from gdl.graphs.edges import prepare_edges
 from gdl.graphs.expressivity import initial_colours
-from gdl.graphs.flavours import random_graph
 from gdl.testing import assert_equivariant, graph_break_count
+from gdl.testing.fixtures import random_graph
 
 AGGREGATIONS = ["sum", "mean", "max"]
 
@@ -69,14 +77,49 @@ def test_convolutional_equals_gcnconv(options, with_weights):
     assert ours.self_loops == ("add" if gcn.add_self_loops else "keep")
 
 
-@pytest.mark.parametrize("aggr", ["sum", "mean"])
+@pytest.mark.parametrize("aggr", AGGREGATIONS)
 def test_convolutional_with_root_weight_equals_graphconv(aggr):
+    """GraphConv applies its weight after ⊕: the same as before for sum and mean, not for max (which from_pyg must
+    therefore convert with aggregate_first=True, and export must give back)."""
     torch.manual_seed(1)
-    graph_conv = perturbed(GraphConv(5, 7, aggr={"sum": "add"}.get(aggr, aggr)))
+    graph_conv = perturbed(GraphConv(5, 7, aggr={"sum": "add"}.get(aggr, aggr))).double()
     ours = ConvolutionalLayer.from_pyg(graph_conv)
-    x, edge_index = torch.randn(12, 5), messy_graph(seed=1)
-    weight = torch.rand(edge_index.shape[1])
-    assert torch.allclose(ours(x, edge_index, weight), graph_conv(x, edge_index, weight), atol=1e-5, rtol=0)
+    x, edge_index = torch.randn(12, 5, dtype=torch.float64), messy_graph(seed=1)
+    weight = torch.rand(edge_index.shape[1], dtype=torch.float64)
+    expected = graph_conv(x, edge_index, weight)
+    assert ours.aggregate_first
+    assert (ours(x, edge_index, weight) - expected).abs().max() <= 1e-12
+    assert (ours.export()(x, edge_index, weight) - expected).abs().max() <= 1e-12
+    before = ConvolutionalLayer(5, 7, aggr=aggr, normalization=None, self_loops="keep", root_weight=True).double()
+    before.load_state_dict(ours.state_dict())  # the same weights, W before ⊕
+    difference = float((before(x, edge_index, weight) - expected).abs().max().detach())
+    assert (difference <= 1e-12) == (aggr != "max"), difference
+    with pytest.raises(NotImplementedError, match="ConvolutionalLayer has no torch-geometric equivalent"):
+        before.export() if aggr == "max" else ConvolutionalLayer(5, 7, self_loops="append").export()
+
+
+@pytest.mark.parametrize("aggr", AGGREGATIONS)
+def test_convolutional_equals_sageconv(aggr):
+    torch.manual_seed(2)
+    sage = perturbed(SAGEConv(5, 6, aggr={"sum": "add"}.get(aggr, aggr))).double()
+    ours = ConvolutionalLayer.from_pyg(sage)
+    x, edge_index = torch.randn(12, 5, dtype=torch.float64), messy_graph(seed=2)
+    assert (ours(x, edge_index) - sage(x, edge_index)).abs().max() <= 1e-12
+    with pytest.raises(ValueError, match="project=False and normalize=False"):
+        ConvolutionalLayer.from_pyg(SAGEConv(5, 6, normalize=True))
+
+
+@pytest.mark.parametrize("options", [{}, {"self_loops": "keep"}, {"normalization": None, "self_loops": "keep"},
+                                     {"normalization": None, "self_loops": "keep", "aggr": "max"},
+                                     {"normalization": None, "self_loops": "keep", "aggr": "max", "aggregate_first": True},
+                                     {"bias": False}], ids=repr)
+def test_convolutional_export_is_the_same_function_in_torch_geometric(options):
+    torch.manual_seed(3)
+    layer = perturbed(ConvolutionalLayer(4, 5, **options)).double()
+    exported = layer.export()
+    assert type(exported).__module__.startswith("torch_geometric")
+    x, edge_index = torch.randn(12, 4, dtype=torch.float64), messy_graph(seed=3)
+    assert (exported(x, edge_index) - layer(x, edge_index)).abs().max() <= 1e-12
 
 
 @pytest.mark.parametrize("concat", [True, False])
@@ -93,6 +136,36 @@ def test_attentional_equals_gat_and_gatv2(reference, heads, concat):
     order = lambda e: torch.argsort(e[1] * 100 + e[0], stable=True)  # noqa: E731 (same edges, different order)
     assert torch.equal(our_edges[:, order(our_edges)], pyg_edges[:, order(pyg_edges)])
     assert torch.allclose(our_alpha[order(our_edges)], pyg_alpha[order(pyg_edges)], atol=1e-6)
+
+
+@pytest.mark.parametrize("score", ["gat", "gatv2"])
+def test_attentional_export_and_residual_round_trip(score):
+    torch.manual_seed(4)
+    layer = perturbed(AttentionalLayer(5, 3, heads=2, concat=False, score=score, root_weight=True)).double().eval()
+    conv = layer.export()
+    assert isinstance(conv, GATv2Conv if score == "gatv2" else GATConv) and conv.res is not None
+    x, edge_index = torch.randn(12, 5, dtype=torch.float64), messy_graph(seed=4)
+    assert (conv(x, edge_index) - layer(x, edge_index)).abs().max() <= 1e-12
+    back = AttentionalLayer.from_pyg(conv)
+    assert back.root is not None and (back(x, edge_index) - layer(x, edge_index)).abs().max() <= 1e-12
+
+
+@pytest.mark.parametrize("score", ["gat", "gatv2"])
+def test_attentional_dropout_is_off_in_eval_mode(score):
+    """Dropout on α acts in training only: in eval mode the layer is deterministic and equals the dropout-free one."""
+    torch.manual_seed(5)
+    x, edge_index = torch.randn(12, 4, dtype=torch.float64), messy_graph(seed=5)
+    with_dropout = perturbed(AttentionalLayer(4, 3, heads=2, score=score, dropout=0.5)).double()
+    without = AttentionalLayer(4, 3, heads=2, score=score, dropout=0.0).double()
+    without.load_state_dict(with_dropout.state_dict())
+    with_dropout.eval(), without.eval()
+    first, second = with_dropout(x, edge_index), with_dropout(x, edge_index)
+    assert torch.equal(first, second)
+    assert (first - without(x, edge_index)).abs().max() <= 1e-14
+    with_dropout.train()
+    assert (with_dropout(x, edge_index) - first).abs().max() > 1e-3  # the dropout is wired: training mode differs
+    network = AttentionalGNN(4, 6, 3, heads=2, dropout=0.5, score=score).double().eval()
+    assert torch.equal(network(x, edge_index), network(x, edge_index))
 
 
 def test_attentional_without_self_loops_equals_gat():
@@ -113,6 +186,9 @@ def test_gin_layer_equals_ginconv(aggr):
     x, edge_index = torch.randn(12, 5), messy_graph(seed=4)
     assert (ours.in_channels, ours.out_channels, ours.aggr) == (5, 8, aggr)
     assert torch.allclose(ours(x, edge_index), conv(x, edge_index), atol=1e-5, rtol=0)
+    exported = perturbed(ours).export()
+    assert isinstance(exported, GINConv) and float(exported.eps) == float(ours.eps)
+    assert torch.allclose(exported(x, edge_index), ours(x, edge_index), atol=1e-6, rtol=0)
 
 
 # -- naive float64 references (loops over nodes, only in tests) ------------------------------------------------
@@ -161,11 +237,12 @@ def test_convolutional_aggregators_equal_naive_gcn(aggr):
 # -- equivariance beyond the registry examples ------------------------------------------------------------------
 
 def _layers(aggr):
-    return [ConvolutionalLayer(4, 5, aggr=aggr, num_nodes=12),
-            ConvolutionalLayer(4, 5, aggr=aggr, normalization=None, self_loops="remove", duplicates="merge", num_nodes=12),
-            AttentionalLayer(4, 3, heads=2, aggr=aggr, score="gat", num_nodes=12),
-            MessagePassingLayer(4, 5, aggr=aggr, self_loops="add", num_nodes=12),
-            GINLayer(4, 5, aggr=aggr, num_nodes=12)]
+    return [ConvolutionalLayer(4, 5, aggr=aggr),
+            ConvolutionalLayer(4, 5, aggr=aggr, normalization=None, self_loops="remove", duplicates="merge",
+                               aggregate_first=True),
+            AttentionalLayer(4, 3, heads=2, aggr=aggr, score="gat"),
+            MessagePassingLayer(4, 5, aggr=aggr, self_loops="add"),
+            GINLayer(4, 5, aggr=aggr)]
 
 
 @pytest.mark.parametrize("aggr", AGGREGATIONS)
@@ -181,7 +258,6 @@ def test_layers_run_on_a_batch_of_graphs_like_on_each_graph():
     graphs = [Data(x=torch.randn(n, 4), edge_index=messy_graph(n, 3 * n, seed=n)) for n in (5, 9, 7)]
     batch = Batch.from_data_list(graphs)
     for layer in _layers("mean")[:4] + [GINLayer(4, 5)]:
-        layer.num_nodes = None
         together = layer(batch.x, batch.edge_index)
         separately = torch.cat([layer(g.x, g.edge_index) for g in graphs])
         assert torch.allclose(together, separately, atol=1e-6)
@@ -352,8 +428,8 @@ def test_wl_is_vectorised_on_large_graphs():
 
 # -- bad input --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make", [lambda: ConvolutionalLayer(3, 4, num_nodes=5), lambda: AttentionalLayer(3, 4, num_nodes=5),
-                                  lambda: MessagePassingLayer(3, 4, num_nodes=5), lambda: GINLayer(3, 4, num_nodes=5)],
+@pytest.mark.parametrize("make", [lambda: ConvolutionalLayer(3, 4), lambda: AttentionalLayer(3, 4),
+                                  lambda: MessagePassingLayer(3, 4), lambda: GINLayer(3, 4)],
                          ids=["conv", "attention", "message_passing", "gin"])
 def test_bad_graph_input_is_refused(make):
     layer, x, edge_index = make(), torch.randn(5, 3), torch.tensor([[0, 1, 2], [1, 2, 3]])
@@ -361,21 +437,28 @@ def test_bad_graph_input_is_refused(make):
         layer(x, edge_index.int())
     with pytest.raises(ValueError, match=r"shape \[2, E\], got \[3, 3\]"):
         layer(x, torch.zeros(3, 3, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"refers to nodes 0..7, but the graph has 5 nodes"):
+    with pytest.raises(ValueError, match=r"refers to nodes 0..7, but the graph has 5 nodes: expected ids 0..4, got 0..7"):
         layer(x, torch.tensor([[0, 7], [1, 2]]))
     with pytest.raises(ValueError, match="refers to nodes -1"):
         layer(x, torch.tensor([[0, -1], [1, 2]]))
-    with pytest.raises(ValueError, match="one row per node: expected 5 rows"):
-        layer(torch.randn(6, 3), edge_index)
+    with pytest.raises(ValueError, match="refers to nodes 0..5, but the graph has 4 nodes"):
+        layer(torch.randn(4, 3), torch.tensor([[0, 5], [1, 2]]))
     with pytest.raises(ValueError, match=r"3 channels: expected \[N, 3\], got \[5, 2\]"):
         layer(torch.randn(5, 2), edge_index)
     with pytest.raises(TypeError, match="floating-point"):
         layer(torch.ones(5, 3, dtype=torch.long), edge_index)
-    free = make()
-    free.num_nodes = None
-    with pytest.raises(TypeError, match="field types depend on that number N"):
-        free.in_type  # noqa: B018
-    assert free.field_types(9)[0].group == Permutations(9)
+    with value_checks(False):  # range checks read values: switched off, they are skipped (shape checks stay)
+        with pytest.raises(ValueError, match=r"shape \[2, E\]"):
+            layer(x, torch.zeros(3, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match="no fixed in_type: its field types depend on its inputs"):
+        layer.in_type  # noqa: B018
+    for nodes in (9, 4):  # one layer, any number of nodes: N comes from x
+        in_type, out_type = layer.field_types(torch.randn(nodes, 3), edge_index)
+        assert in_type.group == Permutations(nodes) and out_type == SetField(Permutations(nodes), layer.out_channels
+                                                                               if not isinstance(layer, AttentionalLayer)
+                                                                               else layer.total_out_channels)
+    bad = layer.bad_inputs(x, edge_index)
+    assert {"input 0: one channel too many", "input 1: node id 5 on a graph of 5 nodes"} <= set(bad)
 
 
 def test_bad_options_and_edge_features_are_refused():
@@ -391,8 +474,14 @@ def test_bad_options_and_edge_features_are_refused():
         ConvolutionalLayer(3, 4, normalization="rw")
     with pytest.raises(ValueError, match="residual=True needs in_channels == out_channels"):
         MessagePassingLayer(3, 4, residual=True)
-    with pytest.raises(ValueError, match="num_nodes must be a positive integer"):
-        GINLayer(3, 4, num_nodes=0)
+    with pytest.raises(ValueError, match="heads must be a positive integer, got True"):
+        AttentionalLayer(3, 4, heads=True)
+    with pytest.raises(ValueError, match="edge_channels must be an integer ≥ 0, got 1.5"):
+        MessagePassingLayer(3, 4, edge_channels=1.5)
+    with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
+        GIN(3, 4, 2, num_layers=0)
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        MessagePassingLayer(3, 4, activation="swish")
     with pytest.raises(ValueError, match="readout must be one of"):
         GIN(3, 4, 2, readout="attention")
     x, edge_index = torch.randn(4, 3), torch.tensor([[0, 1], [1, 2]])
@@ -404,12 +493,113 @@ def test_bad_options_and_edge_features_are_refused():
         ConvolutionalLayer(3, 4)(x, edge_index, torch.ones(2, 1))
     with pytest.raises(ValueError, match=r"batch must be an int64 tensor \[4\]"):
         GIN(3, 4, 2)(x, edge_index, torch.zeros(3, dtype=torch.long))
-    with pytest.raises(TypeError, match="expects a torch_geometric GCNConv or GraphConv, got GATConv"):
+    with pytest.raises(TypeError, match="expects a torch_geometric GCNConv, GraphConv or SAGEConv, got GATConv"):
         ConvolutionalLayer.from_pyg(GATConv(3, 4))
     with pytest.raises(ValueError, match=r"does not support GATConv with \['edge_dim'\]"):
         AttentionalLayer.from_pyg(GATConv(3, 4, edge_dim=2))
     with pytest.raises(ValueError, match="improved=False"):
         ConvolutionalLayer.from_pyg(GCNConv(3, 4, improved=True))
+
+
+# -- networks as blueprints -----------------------------------------------------------------------------------------
+
+def test_networks_are_blueprints_on_the_intersection_of_their_layers_groups(generator):
+    x, edge_index = torch.randn(9, 4, dtype=torch.float64, generator=generator), messy_graph(9, 20, seed=13)
+    edge_attr = torch.randn(edge_index.shape[1], 2, dtype=torch.float64, generator=generator)
+    networks = [(ConvolutionalGNN(4, 8, 3, num_layers=3, dropout=0.5), (x, edge_index)),
+                (AttentionalGNN(4, 6, 3, heads=3), (x, edge_index)),
+                (MessagePassingGNN(4, 8, 3, num_layers=2, edge_channels=2), (x, edge_index, edge_attr)),
+                (NodeMLP(4, 8, 3), (x, edge_index)),
+                (GIN(4, 8, 3, num_layers=2), (x, edge_index, torch.tensor([0, 1, 0, 1, 1, 0, 0, 1, 1])))]
+    for net, inputs in networks:
+        net = net.double()
+        assert isinstance(net, Blueprint)
+        in_type, out_type = net.field_types(*inputs)
+        assert in_type.group == out_type.group == Permutations(9), type(net).__name__
+        assert len(in_type.fields) == len(inputs)
+        assert assert_equivariant(net, inputs, generator=generator) <= 1e-9
+    assert isinstance(out_type, TrivialField) and out_type.channels == 3  # GIN: invariant
+    assert networks[2][0].context == ("edge_index", "edge_attr") and networks[4][0].context == ("edge_index", "batch")
+    assert len(GIN(4, 8, 3).double().field_types(x, edge_index)[0].fields) == 2  # batch is optional
+
+
+def test_convolutional_gnn_equals_stacked_torch_geometric_layers():
+    torch.manual_seed(14)
+    convs = [perturbed(GCNConv(4, 8)).double(), perturbed(GCNConv(8, 3)).double()]
+    net = ConvolutionalGNN.from_pyg(convs, dropout=0.5).eval()
+    x, edge_index = torch.randn(12, 4, dtype=torch.float64), messy_graph(seed=14)
+    hidden = torch.relu(convs[0](x, edge_index))
+    assert (net(x, edge_index) - convs[1](hidden, edge_index)).abs().max() <= 1e-12
+    assert (net.hidden(x, edge_index) - hidden).abs().max() <= 1e-12
+    plain = ConvolutionalGNN.from_pyg(convs)  # without dropout layers
+    assert plain.hidden(x, edge_index).shape == hidden.shape and torch.equal(plain.hidden(x, edge_index),
+                                                                             net.hidden(x, edge_index))
+    assert (net.export()(x, edge_index) - convs[1](hidden, edge_index)).abs().max() <= 1e-12
+    with pytest.raises(ValueError, match="one configuration"):
+        ConvolutionalGNN.from_pyg([GCNConv(4, 8), GraphConv(8, 3)])
+
+
+def test_attentional_gnn_equals_stacked_gatconv():
+    torch.manual_seed(15)
+    convs = [perturbed(GATConv(4, 2, heads=3)).double().eval(), perturbed(GATConv(6, 3)).double().eval()]
+    net = AttentionalGNN(4, 6, 3, heads=3).double().eval()
+    for layer, conv in zip(net.layers[::2], convs):
+        layer.load_state_dict(AttentionalLayer.from_pyg(conv).state_dict())
+    x, edge_index = torch.randn(12, 4, dtype=torch.float64), messy_graph(seed=15)
+    expected = convs[1](torch.nn.functional.elu(convs[0](x, edge_index)), edge_index)
+    assert (net(x, edge_index) - expected).abs().max() <= 1e-12
+
+
+@pytest.mark.parametrize("readout", AGGREGATIONS)
+def test_gin_network_equals_a_naive_reference(readout):
+    torch.manual_seed(16)
+    model = perturbed(GIN(3, 5, 2, num_layers=3, readout=readout, train_eps=True, eps=0.2)).double()
+    x, edge_index = torch.randn(10, 3, dtype=torch.float64), messy_graph(10, 30, seed=16)
+    batch = torch.tensor([2, 0, 0, 2, 0, 2, 2, 0, 2, 0])  # graph 1 has no nodes
+    h, pooled = x, []
+    for stage in model.layers[:3]:  # three stages: the third reads h², not h¹ (both blocks are 5 wide)
+        layer = stage.layer
+        summed = torch.zeros_like(h)
+        for j, i in edge_index.T.tolist():
+            summed[i] += h[j]
+        h = torch.relu(layer.mlp((1 + layer.eps) * h + summed))
+        pooled.append(torch.stack([{"sum": h[batch == b].sum(0), "mean": h[batch == b].mean(0),
+                                    "max": h[batch == b].max(0).values}[readout] if (batch == b).any()
+                                   else torch.zeros(5, dtype=torch.float64) for b in range(3)]))
+    expected = model.head(torch.cat(pooled, dim=-1))
+    assert (model(x, edge_index, batch) - expected).abs().max() <= 1e-12
+    assert (model.export()(x, edge_index, batch) - expected).abs().max() <= 1e-12
+    one = model(x, edge_index)  # without batch: one graph
+    assert one.shape == (1, 2) and (one - model(x, edge_index, torch.zeros(10, dtype=torch.long))).abs().max() <= 1e-12
+    with pytest.raises(ValueError, match=r"batch must hold graph ids 0 ≤ id, got ids -1..2"):
+        model(x, edge_index, batch - (batch == 0).long())
+    with pytest.raises(ValueError, match=r"batch must be an int64 tensor \[10\] of graph ids, got torch.float64"):
+        model(x, edge_index, batch.double())
+
+
+def test_graph_readout_pools_each_graph(generator):
+    x = torch.randn(7, 2, dtype=torch.float64, generator=generator)
+    batch = torch.tensor([3, 0, 3, 0, 0, 3, 3])
+    for aggr in AGGREGATIONS:
+        out = GraphReadout(aggr)(x, batch)
+        assert out.shape == (4, 2) and torch.equal(out[1:3], torch.zeros(2, 2, dtype=torch.float64))  # empty ids
+        for b in (0, 3):
+            rows = x[batch == b]
+            expected = {"sum": rows.sum(0), "mean": rows.mean(0), "max": rows.max(0).values}[aggr]
+            assert (out[b] - expected).abs().max() <= 1e-15
+        assert torch.equal(GraphReadout(aggr)(x), GraphReadout(aggr)(x, torch.zeros(7, dtype=torch.long)))
+
+
+def test_node_mlp_ignores_the_edges_and_is_a_linear_stack(generator):
+    torch.manual_seed(17)
+    net = NodeMLP(4, 6, 2, dropout=0.5).double().eval()
+    x = torch.randn(9, 4, dtype=torch.float64, generator=generator)
+    first, second = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    expected = torch.relu(x @ first.weight.T + first.bias) @ second.weight.T + second.bias
+    assert (net(x) - expected).abs().max() <= 1e-14
+    assert torch.equal(net(x, messy_graph(9, 20, seed=1)), net(x)) and torch.equal(net(x, messy_graph(9, 40)), net(x))
+    with pytest.raises(ValueError, match="refers to nodes"):
+        net(x, torch.tensor([[0], [9]]))
 
 
 # -- karate club --------------------------------------------------------------------------------------------------

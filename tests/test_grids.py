@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gdl.core import seeded
 from gdl.datasets import load_mnist
@@ -32,7 +33,9 @@ def test_periodic_conv_matches_naive_reference_and_torch(ndim, kernel_size, dila
     x = torch.randn(2, 3, *[11, 10, 7][:ndim], dtype=torch.float64, generator=generator)
     expected = naive_periodic_conv(x, conv.weight.detach(), conv.bias.detach(), dilation)
     torch.testing.assert_close(conv(x), expected, rtol=0, atol=1e-12)
-    torch.testing.assert_close(conv.to_torch()(x), expected, rtol=0, atol=1e-12)
+    exported = conv.export()
+    assert type(exported) is {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim] and exported.padding_mode == "circular"
+    torch.testing.assert_close(exported(x), expected, rtol=0, atol=1e-12)
 
 
 def test_periodic_conv_commutes_with_every_shift_of_a_small_torus(generator):
@@ -119,7 +122,7 @@ class TestBadInput:
             PeriodicConv(3, 4)([[1.0]])
 
     def test_grid_smaller_than_kernel(self):
-        with pytest.raises(ValueError, match=r"kernel of extent 5, but the grid \(8, 4\) is smaller"):
+        with pytest.raises(ValueError, match=r"kernel of extent 5: expected every spatial size ≥ 5, got a grid \(8, 4\)"):
             PeriodicConv(1, 1, kernel_size=3, dilation=2)(torch.zeros(1, 1, 8, 4))
 
     def test_grid_not_divisible_by_pool(self):
@@ -141,3 +144,75 @@ class TestBadInput:
             GridField(1, stride=2, group=Translations(2, step=1))
         with pytest.raises(ValueError, match="ndim 1, 2 or 3"):
             Translations(4)
+
+    @pytest.mark.parametrize("build, name", [
+        (lambda: PeriodicConv(3, True), "out_channels"),
+        (lambda: PeriodicConv(3, 8, kernel_size=True), "kernel_size"),
+        (lambda: PeriodicConv(3, 8, dilation=1.5), "dilation"),
+        (lambda: PeriodicConv(True, 8), "in_channels"),
+        (lambda: GridField(True), "channels"),
+        (lambda: GridField(2, stride=0), "stride"),
+        (lambda: LocalPool(3, kernel_size=True), "kernel_size"),
+        (lambda: LocalPool(3, 2, "blurmax", blur_size=2.0), "blur_size"),
+        (lambda: Translations(2, step=True), "step"),
+        (lambda: GridCNN(1, True), "num_classes"),
+        (lambda: GridCNN(1, 10, pool_size=False), "pool_size"),
+    ], ids=["out_channels", "kernel_size", "dilation", "in_channels", "field", "stride", "pool", "blur", "step",
+            "classes", "pool_size"])
+    def test_integers_are_checked_by_name_and_bools_refused(self, build, name):
+        with pytest.raises(ValueError, match=rf"{name} must be a positive integer, got"):
+            build()
+
+    def test_choices_are_checked_by_name(self):
+        with pytest.raises(ValueError, match=r"mode must be one of \('mean', 'max', 'sum'\), got 'median'"):
+            GlobalPool(3, "median")
+        with pytest.raises(ValueError, match=r"mode must be one of \('max', 'avg', 'blurmax'\), got 'blur'"):
+            GridCNN(1, 10, pool="blur")
+
+
+# -- export to plain torch -------------------------------------------------------------------------------------------
+
+def _plain(module: nn.Module) -> bool:
+    """Whether every submodule is a torch.nn module or a private plain helper (no gdl EquivariantModule)."""
+    from gdl.core import EquivariantModule
+
+    return not any(isinstance(m, EquivariantModule) for m in module.modules())
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["max", "avg", "blurmax"])
+def test_local_pool_export_equals_the_layer(ndim, mode, generator):
+    pool = LocalPool(3, 2, mode, blur_size=4, ndim=ndim).double()
+    x = torch.randn(2, 3, *[8, 6, 4][:ndim], dtype=torch.float64, generator=generator)
+    exported = pool.export()
+    assert _plain(exported)
+    expected = {"max": (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d), "avg": (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d),
+                "blurmax": (nn.Sequential,) * 3}[mode][ndim - 1]
+    assert type(exported) is expected
+    torch.testing.assert_close(exported(x), pool(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["mean", "max", "sum"])
+def test_global_pool_export_equals_the_layer(mode, generator):
+    pool = GlobalPool(4, mode, ndim=3)
+    x = torch.randn(2, 4, 3, 5, 2, dtype=torch.float64, generator=generator)
+    exported = pool.export()
+    assert _plain(exported)
+    torch.testing.assert_close(exported(x), pool(x), rtol=0, atol=0)
+
+
+def test_grid_cnn_exports_to_an_nn_sequential_of_standard_layers(generator):
+    """GridCNN.export() is Blueprint.export(): circular Conv2d, activations, pooling and the linear head."""
+    with seeded(generator):
+        cnn = GridCNN(2, 5, channels=(4, 6, 8), pool="blurmax", global_pool="sum").double()
+    exported = cnn.export()
+    assert isinstance(exported, nn.Sequential) and _plain(exported)
+    convs = [m for m in exported if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 3 and all(c.padding_mode == "circular" for c in convs)
+    assert isinstance(exported[-1], nn.Linear) and isinstance(exported[1], nn.ReLU)
+    x = torch.randn(3, 2, 12, 16, dtype=torch.float64, generator=generator)
+    torch.testing.assert_close(exported(x), cnn(x), rtol=0, atol=1e-12)
+    # a snapshot: training the model further does not change the export
+    with torch.no_grad():
+        cnn.layers[0].weight.add_(1.0)
+    assert (exported(x) - cnn(x)).abs().max() > 1e-3

@@ -7,19 +7,22 @@ a naive reference, invariance of a whole P4CNN, bad input, and a tiny run of the
 """
 
 import itertools
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gdl.core import Pointwise, seeded
+import gdl.groups
+from gdl.core import EquivariantModule, Pointwise, TrivialField, seeded
 from gdl.datasets import load_mnist
 from gdl.grids import Translations
 from gdl.groups import (
     GCNN,
     P4CNN,
     P4MCNN,
+    Z2CNN,
     CyclicGroup,
     DihedralGroup,
     GroupBatchNorm,
@@ -32,13 +35,13 @@ from gdl.groups import (
     SemidirectProduct,
     SpatialPool,
     act_on_grid,
-    export,
     p4,
     p4m,
 )
 from gdl.groups.gcnn import NETWORK_INTERPOLATION_TOLERANCE
-from gdl.groups.gconv import INTERPOLATION_TOLERANCE, smooth_disc_images
+from gdl.groups.gconv import INTERPOLATION_TOLERANCE
 from gdl.testing import assert_equivariant, equivariance_error
+from gdl.testing.fixtures import smooth_disc_images
 
 POINT_GROUPS = [CyclicGroup(1), CyclicGroup(2), CyclicGroup(3), CyclicGroup(4), CyclicGroup(8), DihedralGroup(1),
                 DihedralGroup(2), DihedralGroup(4), DihedralGroup(8)]
@@ -146,6 +149,70 @@ def test_semidirect_product_needs_a_lattice_point_group():
         SemidirectProduct(Translations(2), CyclicGroup(8))
     with pytest.raises(ValueError, match="positive integer, got 0"):
         CyclicGroup(0)
+
+
+class _ClaimsAGroup(EquivariantModule, register=False):
+    """Runs ``network`` but declares other field types (to test that the harness catches a false claim)."""
+
+    def __init__(self, network, in_type, out_type):
+        super().__init__()
+        self.network = network
+        self.in_type, self.out_type = in_type, out_type
+
+    def forward(self, x):
+        return self.network(x)
+
+
+def test_component_representatives_include_the_flips():
+    assert [g.data for g in DihedralGroup(4).component_representatives()] == [(1, 0)]
+    assert CyclicGroup(4).component_representatives() == []
+    flip_and_turn = p4m(step=2).component_representatives()
+    assert [(g.data[0].data.tolist(), g.data[1].data) for g in flip_and_turn] == [([2, -4], (0, 1)), ([2, -4], (1, 0))]
+    assert [g.data[1].data for g in p4().component_representatives()] == [(0, 1)]
+    assert SemidirectProduct(Translations(2), CyclicGroup(1)).component_representatives() == []
+    for group in (p4m(), p4(), DihedralGroup(4), DihedralGroup(40)):
+        assert all(group.contains(g) for g in group.component_representatives())
+
+
+@pytest.mark.parametrize("claimed", [p4m(step=4), DihedralGroup(4), DihedralGroup(40)], ids=repr)
+def test_a_network_invariant_to_rotations_only_fails_under_flips_even_without_random_draws(claimed, generator):
+    """A P4CNN (or a C_n G-CNN) is invariant to quarter turns but not to reflections; claiming p4m / D_n must fail
+    even with n_samples=0, because the harness always adds a flip (component_representatives)."""
+    with seeded(generator):
+        if isinstance(claimed, SemidirectProduct):
+            network, size = P4CNN(1, 3, channels=(3, 4, 4)), 16
+            honest = network.group
+        else:
+            n = claimed.n
+            network = GCNN(1, 3, channels=(3, 4), group=CyclicGroup(n), padding="zeros", kernel_size=5)
+            honest, size = CyclicGroup(n), 10
+    x = torch.randn(2, 1, size, size, dtype=torch.float64, generator=generator)
+    if claimed.order is None or claimed.order <= 64:  # exact groups: the honest claim holds to round-off
+        assert assert_equivariant(network, x, n_samples=0 if honest.order is None else 4) <= 1e-9
+    liar = _ClaimsAGroup(network.eval(), ImageField(1, claimed), TrivialField(claimed, 3))
+    report = equivariance_error(liar, x, n_samples=0)
+    flips = [g for g in report.elements if (g.data[1] if isinstance(claimed, SemidirectProduct) else g).data[0] == 1]
+    assert flips, "no reflection was tried"
+    assert report.max_error > 1e-3, report.max_error
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: LiftingConv(1, True), "out_channels"),
+    (lambda: LiftingConv(1, 2, kernel_size=True), "kernel_size"),
+    (lambda: LiftingConv(True, 2), "in_channels"),
+    (lambda: GroupConv(2, 2.0), "out_channels"),
+    (lambda: SpatialPool(RegularField(2, p4()), kernel_size=True), "kernel_size"),
+    (lambda: ImageField(True, p4()), "channels"),
+    (lambda: RegularField(2, p4(), stride=False), "stride"),
+    (lambda: CyclicGroup(True), "the number of rotations n"),
+    (lambda: DihedralGroup(4).element(rotation=1.5), "rotation"),
+    (lambda: DihedralGroup(4).element(flip=True), "flip"),
+    (lambda: P4CNN(1, True, channels=(2,)), "num_classes"),
+], ids=["lift out", "lift kernel", "lift in", "gconv out", "pool", "image", "stride", "order", "rotation", "flip",
+        "classes"])
+def test_integer_arguments_are_checked_by_name_and_bools_refused(build, name):
+    with pytest.raises(ValueError, match=rf"{re.escape(name)}.* must be (a positive integer|an integer ≥ 0), got"):
+        build()
 
 
 # -- exact equivariance of the p4 / p4m layers -----------------------------------------------------------------------
@@ -332,32 +399,29 @@ def test_forward_is_one_conv2d_call(group, monkeypatch, generator):
 
 # -- export to plain torch ---------------------------------------------------------------------------------------------
 
-def _flat(t):
-    return t.flatten(1, 2) if t.dim() == 5 else t
-
-
 def _is_plain_torch(module):
     return all(type(m).__module__.startswith("torch.nn") for m in module.modules())
 
 
 @pytest.mark.parametrize("make", [p4, p4m], ids=["p4", "p4m"])
 def test_export_of_each_layer_computes_the_same_function(make, generator):
+    """Each layer's export() runs on the layer's own tensors and equals it in float64 (1e-12) and float32 (1e-5)."""
     group = make()
     for name, layer, x in _exact_layers(group, generator):
-        layer, x = layer.float(), x.float()
         if isinstance(layer, GroupBatchNorm):
-            layer.train()(x)  # non-trivial running statistics
+            layer.train()(x.to(layer.norm.weight.dtype))  # non-trivial running statistics
             with torch.no_grad():
                 layer.norm.weight.normal_(generator=generator)
         layer.eval()
-        plain = export(layer)
-        assert isinstance(plain, nn.Sequential) and _is_plain_torch(plain) and not plain.training, name
-        with torch.no_grad():
-            difference = (plain(_flat(x)) - _flat(layer(x))).abs().max()
-        assert difference <= 1e-5, f"{name}: {difference}"
+        plain = layer.export()
+        assert isinstance(plain, nn.Module) and _is_plain_torch(plain), name
+        for dtype, tolerance in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
+            with torch.no_grad():
+                difference = (plain.to(dtype).eval()(x.to(dtype)) - layer.to(dtype)(x.to(dtype))).abs().max()
+            assert difference <= tolerance, f"{name} {dtype}: {difference}"
 
 
-@pytest.mark.parametrize("cls", [P4CNN, P4MCNN])
+@pytest.mark.parametrize("cls", [Z2CNN, P4CNN, P4MCNN])
 def test_export_of_a_trained_gcnn_computes_the_same_function(cls, generator):
     with seeded(generator):
         model = cls(1, 10, channels=(4, 6, 8))
@@ -370,20 +434,39 @@ def test_export_of_a_trained_gcnn_computes_the_same_function(cls, generator):
     norms = [m.norm for m in model.modules() if isinstance(m, GroupBatchNorm)]
     assert norms and all(float(n.running_mean.abs().max()) > 1e-3 for n in norms)
     model.eval()
-    plain = export(model)
-    assert _is_plain_torch(plain)
-    assert any(isinstance(m, nn.Conv2d) and m.padding_mode == "circular" for m in plain)
+    plain = model.export()
+    assert isinstance(plain, nn.Sequential) and _is_plain_torch(plain) and not plain.training
+    assert any(isinstance(m, nn.Conv2d) and m.padding_mode == "circular" for m in plain.modules())
     with torch.no_grad():
         difference = float((plain(images) - model(images)).abs().max())
-    assert difference <= 1e-5, difference
-    assert torch.equal(model.export()(images), plain(images))
+        assert difference <= 1e-5, difference
+        double = float((plain.double()(images.double()) - model.double()(images.double())).abs().max())
+    assert double <= 1e-12, double
 
 
-def test_export_refuses_what_it_cannot_express():
-    with pytest.raises(TypeError, match="export\\(\\) knows G-CNN layers.*got Linear"):
-        export(nn.Linear(2, 2))
-    with pytest.raises(TypeError, match="custom activation"):
-        export(Pointwise(RegularField(2, p4()), lambda t: t.clamp(min=0)))
+def test_export_of_an_interpolated_gcnn_forms_its_bank_in_the_forward_pass(generator):
+    """Over C8 the bank is θ·M: the export keeps θ and M (so float64 stays exact) and contains no gdl layer."""
+    model, (x,) = GCNN.example(generator)
+    with seeded(generator):  # without batch norm the convolutions carry biases (shared by the group axis)
+        biased = GCNN(1, 3, channels=(3, 4), group=DihedralGroup(8), kernel_size=5, batch_norm=False,
+                      padding="zeros")
+        lift, gconv = LiftingConv(ImageField(2, CyclicGroup(8)), 3, 3), GroupConv(RegularField(2, DihedralGroup(8)), 3, 3)
+    regular = smooth_disc_images(2, 2 * 16, 12, generator).unflatten(1, (2, 16))
+    for module, inputs in ((model, x), (biased, x), (lift, x[:, :1].expand(-1, 2, -1, -1)), (gconv, regular)):
+        plain = module.eval().export()
+        assert not any(isinstance(m, EquivariantModule) for m in plain.modules())
+        for dtype, tolerance in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
+            with torch.no_grad():
+                difference = float((plain.to(dtype)(inputs.to(dtype)) - module.to(dtype)(inputs.to(dtype))).abs().max())
+            assert difference <= tolerance, (type(module).__name__, dtype, difference)
+
+
+def test_export_is_the_base_method_and_not_a_module_function():
+    assert not hasattr(gdl.groups, "export") and "export" not in gdl.groups.__all__
+    assert not hasattr(gdl.groups.gconv, "export")
+    for cls in (LiftingConv, GroupConv, GroupPool, SpatialPool, InvariantPool, GroupBatchNorm):
+        assert "export" in cls.__dict__ or "export" in cls.__mro__[1].__dict__, cls
+    assert GCNN.export is not EquivariantModule.export
 
 
 # -- batch norm ----------------------------------------------------------------------------------------------------
@@ -420,10 +503,10 @@ def test_group_batch_norm_equals_a_naive_reference(field, generator):
 def test_p4cnn_predictions_are_invariant_to_quarter_turns_and_a_plain_cnn_is_not(generator):
     images, _ = load_mnist(limit=32)
     with seeded(generator):
-        plain = SemidirectProduct(Translations(2), CyclicGroup(1))  # shifts only: an ordinary CNN, same blueprint
         models = {"p4cnn": P4CNN(1, 10, channels=(4, 8, 8), global_pool="max"),
                   "p4mcnn": P4MCNN(1, 10, channels=(3, 6, 6), global_pool="max"),
-                  "cnn": GCNN(1, 10, channels=(8, 16, 16), group=plain, global_pool="max")}
+                  "cnn": Z2CNN(1, 10, channels=(8, 16, 16), global_pool="max")}  # shifts only, same blueprint
+    assert models["cnn"].group == SemidirectProduct(Translations(2, step=4), CyclicGroup(1))
     changes, spread = {}, {}
     with torch.no_grad():
         for name, model in models.items():

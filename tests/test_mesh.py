@@ -11,15 +11,16 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import ChebConv, GCNConv
 from torch_geometric.utils import get_mesh_laplacian
 
+from gdl.core import Blueprint, InvariantLinear, Pointwise, ProductGroup
 from gdl.datasets import meshes
 from gdl.datasets.meshes import read_obj
 from gdl.datasets.mnist import MissingDataError
 from gdl.gauges import GEMNet
-from gdl.geodesics import ChebMeshConv, Mesh, MeshField, MoNetConv, wrap_angle
+from gdl.geodesics import ChebMeshConv, ChebMeshNet, Mesh, MeshField, MoNet, MoNetConv, wrap_angle
 from gdl.meshes import creature, fold, icosphere, plane_grid, random_poses, torus, uv_sphere
 from gdl.meshes.mesh import GEOMETRY_KEYS
 from gdl.symmetries.euclidean import Euclidean, random_rotation_matrices
-from gdl.testing import assert_equivariant
+from gdl.testing import assert_equivariant, equivariance_error
 
 INTRINSIC = ("edge_angle", "edge_length", "edge_transport", "cot_weight", "mass", "laplacian_bound")
 
@@ -277,19 +278,30 @@ def test_mesh_field_moves_the_mesh_and_recomputes_its_geometry():
         field.validate(torch.zeros(3))
 
 
-@pytest.mark.parametrize("layer_class", [ChebMeshConv, MoNetConv, GEMNet])
+@pytest.mark.parametrize("layer_class", [ChebMeshConv, MoNetConv, ChebMeshNet, MoNet, GEMNet])
 def test_intrinsic_layers_are_invariant_under_rigid_motions_of_a_larger_mesh(layer_class):
     module, _ = layer_class.example(torch.Generator().manual_seed(0))
     data = creature(2).to_data(torch.float64)
     x = torch.randn(data.num_nodes, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    assert assert_equivariant(module, (x, data), n_samples=3, generator=torch.Generator().manual_seed(2)) < 1e-9
+    in_type, _ = module.field_types(x, data)
+    if isinstance(in_type.group, ProductGroup):  # GEMNet: E(3) × SO(2)^V; rigid motions alone are exact
+        group = in_type.group
+        rigid, gauges = group.factors
+        elements = [group.element(g, gauges.identity())
+                    for g in rigid.sample(3, torch.Generator().manual_seed(2)) + rigid.component_representatives()]
+        with torch.no_grad():
+            errors = [float((module(*in_type.transform((x, data), g)) - module(x, data)).abs().max()) for g in elements]
+        assert max(errors) < 1e-9
+    else:
+        assert in_type.group == Euclidean(3)
+        assert assert_equivariant(module, (x, data), n_samples=3, generator=torch.Generator().manual_seed(2)) < 1e-9
 
 
 def test_batched_meshes_give_the_same_outputs_as_single_meshes():
     first, second = creature(1).to_data(torch.float64), torus(7, 5).to_data(torch.float64)
     batch = Batch.from_data_list([first, second])
     x = torch.randn(batch.num_nodes, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    for layer_class in (ChebMeshConv, MoNetConv, GEMNet):
+    for layer_class in (ChebMeshConv, MoNetConv, ChebMeshNet, MoNet, GEMNet):
         layer, _ = layer_class.example(torch.Generator().manual_seed(0))
         layer = layer.double()
         together = layer(x, batch)
@@ -446,3 +458,88 @@ def test_correspondence_pipeline_intrinsic_models_ignore_rotations_and_the_coord
     distances = torch.tensor([[0.0, 0.5], [0.5, 0.0]], dtype=torch.float64)
     assert geodesic_accuracy_curve(torch.tensor([0, 0]), torch.tensor([0, 1]), distances, [0.0, 0.5]) == [0.5, 1.0]
     assert get_experiment("mesh_correspondence").models == ("gem", "monet", "gcn")
+
+
+# -- the mesh networks -------------------------------------------------------------------------------------------------
+def _dense_chebyshev(layer, mesh, x):
+    """Σ_k T_k(Δ̃) x Θ_k + b with Δ̃ = 2 M⁻¹L / λ − I built densely from the Mesh (not from the layer's Data path)."""
+    laplace = torch.diag(1 / mesh.mass) @ mesh.stiffness().to_dense()
+    scaled = 2 * laplace / mesh.laplacian_bound[0] - torch.eye(mesh.num_vertices, dtype=torch.float64)
+    terms = [x, scaled @ x]
+    while len(terms) < layer.K:
+        terms.append(2 * scaled @ terms[-1] - terms[-2])
+    return sum(t @ lin.weight.T for lin, t in zip(layer.lins, terms)) + layer.bias
+
+
+def test_chebyshev_network_is_a_blueprint_of_its_layers_on_the_mesh_context():
+    mesh = creature(1)
+    net, (x, data) = ChebMeshNet.example(torch.Generator().manual_seed(0))
+    assert isinstance(net, Blueprint) and net.context == ("mesh",)
+    kinds = [type(layer) for layer in net.layers]
+    assert kinds == [ChebMeshConv, Pointwise, ChebMeshConv, Pointwise, InvariantLinear]
+    with torch.no_grad():
+        h = torch.relu(_dense_chebyshev(net.layers[0], mesh, x))
+        h = torch.relu(_dense_chebyshev(net.layers[2], mesh, h))
+        head = net.layers[4].linear
+        expected = h @ head.weight.T + head.bias
+        assert float((net(x, data) - expected).abs().max()) < 1e-12
+    in_type, out_type = net.field_types(x, data)
+    assert in_type.group == out_type.group == Euclidean(3) and out_type.channels == 5
+
+
+def test_monet_network_matches_torch_geometric_gmmconv_layers():
+    """MoNet against GMMConv copies fed with log-map coordinates computed here from the Mesh's angles and lengths."""
+    from torch_geometric.nn import GMMConv
+
+    mesh = creature(1)
+    net, (x, data) = MoNet.example(torch.Generator().manual_seed(0))
+    target = mesh.edge_index[1]
+    mean = torch.zeros(mesh.num_vertices, dtype=torch.float64).index_add_(0, target, mesh.edge_length)
+    mean = mean / torch.bincount(target, minlength=mesh.num_vertices)
+    rho = mesh.edge_length / mean[target]
+    pseudo = torch.stack([rho * mesh.edge_angle.cos(), rho * mesh.edge_angle.sin()], dim=1)
+    h = x
+    with torch.no_grad():
+        for conv in (net.layers[0], net.layers[2]):
+            peer = GMMConv(conv.in_channels, conv.out_channels, dim=2, kernel_size=4, aggr="mean").double()
+            peer.load_state_dict(conv.conv.state_dict())
+            h = torch.nn.functional.elu(peer(h, mesh.edge_index, pseudo))
+        head = net.layers[4].linear
+        assert float((net(x, data) - (h @ head.weight.T + head.bias)).abs().max()) < 1e-12
+    assert net.field_types(x, data)[0].group == Euclidean(3)
+
+
+def test_correspondence_models_wrap_the_registered_networks():
+    from gdl.experiments.mesh_correspondence import GEMCorrespondence, MoNetCorrespondence
+
+    data = creature(1).to_data(torch.float32, x=torch.randn(42, 16))
+    for model, network in ((GEMCorrespondence(16, 42, hidden=8, layers=3), GEMNet),
+                           (MoNetCorrespondence(16, 42, hidden=8, layers=2), MoNet)):
+        assert type(model.net) is network and network._registered
+        assert model(data).shape == (42, 42)
+        assert torch.equal(model(data), model.net(data.x, data))
+        # the network the experiment reports is swept as built there: within its declared tolerance (exact for MoNet)
+        net, exact = model.net.double(), creature(1).to_data(torch.float64)  # float64 geometry: see example_mesh_data
+        error = equivariance_error(net, (data.x.double(), exact), n_samples=3,
+                                   generator=torch.Generator().manual_seed(0)).max_error
+        assert error <= (net.equivariance_tolerance or 1e-9)
+
+
+def test_fixtures_are_not_part_of_the_mesh_api():
+    import gdl.meshes
+    import gdl.meshes.mesh
+    from gdl.testing.fixtures import example_mesh_data
+
+    assert not hasattr(gdl.meshes.mesh, "example_mesh_data") and "example_mesh_data" not in gdl.meshes.__all__
+    data = example_mesh_data()
+    assert data.num_nodes == 42 and data.pos.dtype == torch.float64
+
+
+def test_gdl_meshes_imports_no_optional_dependency():
+    import subprocess
+    import sys
+
+    code = ("import sys, gdl.meshes, gdl.gauges; "
+            "print(sorted(m for m in ('geoopt', 'e3nn', 'scipy', 'torch_geometric') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

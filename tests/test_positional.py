@@ -151,11 +151,64 @@ def test_random_walk_encoding_is_the_diagonal_of_transition_powers():
     assert (peer.double() - encoding).abs().max() <= 1e-6
 
 
+def naive_return_probabilities(edges, n, steps):
+    """float64 reference from the definition, with Python loops: a walker at i takes one of its out-edges i → j
+    uniformly (a repeated edge counts twice); (P^t)_ii summed over every walk of t steps from i back to i."""
+    out_edges = [[] for _ in range(n)]
+    for source, target in edges:
+        out_edges[source].append(target)
+    step = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in out_edges[i]:
+            step[i][j] += 1.0 / len(out_edges[i])
+    power = [row[:] for row in step]
+    result = [[power[i][i] for i in range(n)]]
+    for _ in range(steps - 1):
+        power = [[sum(power[i][k] * step[k][j] for k in range(n)) for j in range(n)] for i in range(n)]
+        result.append([power[i][i] for i in range(n)])
+    return torch.tensor(result, dtype=torch.float64).T  # [N, steps]
+
+
+def test_random_walk_encoding_on_a_directed_graph_equals_a_naive_reference():
+    """On an undirected graph D⁻¹A and AD⁻¹ are similar matrices (equal return probabilities), so only a directed
+    graph tells the row-stochastic walk (the definition) from a column-normalised one."""
+    edges = [(0, 1), (1, 2), (2, 0), (0, 3), (3, 0), (3, 4), (4, 2), (2, 4), (4, 4), (1, 0), (1, 0), (5, 1)]
+    n, steps = 6, 5
+    edge_index = torch.tensor(edges).T
+    expected = naive_return_probabilities(edges, n, steps)
+    encoding = random_walk_encoding(edge_index, n, steps, dtype=torch.float64)
+    assert (encoding - expected).abs().max() <= 1e-14
+    layer = RandomWalkPE(steps)
+    assert (layer(torch.empty(n, 0, dtype=torch.float64), edge_index) - expected).abs().max() <= 1e-14
+    simple = sorted(set(edges))  # torch-geometric drops a repeated edge's second copy; on a simple graph it agrees
+    peer = T.AddRandomWalkPE(steps, attr_name=None)(Data(edge_index=torch.tensor(simple).T, num_nodes=n)).x
+    assert (peer.double() - naive_return_probabilities(simple, n, steps)).abs().max() <= 1e-6
+    column_normalised = naive_return_probabilities([(j, i) for i, j in edges], n, steps)  # the walk on Aᵀ
+    assert (column_normalised - expected).abs().max() > 1e-2  # the test tells the two apart
+
+
 def test_random_walk_pe_layer_is_exactly_permutation_equivariant():
     module, inputs = RandomWalkPE.example(torch.Generator().manual_seed(0))
     assert assert_equivariant(module, inputs, dtype=torch.float64) <= 1e-12
-    assert module.double()(inputs[0]).dtype == torch.float64
+    x, edge_index = inputs
+    out = module(x.double(), edge_index)
+    assert out.dtype == torch.float64 and out.shape == (9, 2 + 5) and torch.equal(out[:, :2], x.double())
+    assert (out[:, 2:] - random_walk_encoding(edge_index, 9, 5, dtype=torch.float64)).abs().max() <= 1e-15
+    # a node without edges (here the last) is still a node: N comes from x, not from the largest id in edge_index
+    assert module(torch.empty(12, 0), edge_index).shape == (12, 5)
     with pytest.raises(ValueError, match=r"refers to nodes"):
-        module(torch.tensor([[0, 9], [1, 2]]))
+        module(x, torch.tensor([[0, 9], [1, 2]]))
+    with pytest.raises(ValueError, match="an empty graph"):
+        module(x[:0], edge_index[:, :0])
     with pytest.raises(ValueError, match="walk_length must be a positive integer, got 0"):
-        RandomWalkPE(4, 0)
+        RandomWalkPE(0)
+
+
+def test_laplacian_pe_layer_reads_n_from_its_input_and_exports():
+    module, (vectors,) = LaplacianPE.example(torch.Generator().manual_seed(0))
+    assert module.field_types(vectors)[0].group.n == vectors.shape[0]
+    assert assert_equivariant(module, (vectors,), dtype=torch.float64) <= 1e-12
+    exported = module.eval().export()
+    assert isinstance(exported.projection, torch.nn.Linear) and torch.equal(exported(vectors), module(vectors))
+    with pytest.raises(TypeError, match="floating-point eigenvectors"):
+        module(vectors.long())

@@ -44,7 +44,7 @@ def test_bf16_autocast_cost(name):
 def test_layers_compile_without_unexpected_graph_breaks(name):
     module, inputs = REGISTRY[name].example(torch.Generator().manual_seed(0))
     breaks = graph_break_count(module, inputs)
-    expected = getattr(module, "expected_graph_breaks", 0)
+    expected = module.expected_graph_breaks  # declared on the base (0), set by layers that need breaks
     print(f"{name}: {breaks} graph breaks")
     assert breaks == expected, f"{name} compiles with {breaks} graph breaks, declared {expected}"
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gdl.core import seeded
-from gdl.graphs import Permutations
+from gdl.core import TrivialField, seeded
+from gdl.graphs import Permutations, SetField
 from gdl.graphs.sets import DeepSets, EquivariantSetLayer, aggregate_set
 from gdl.testing import assert_equivariant
 
@@ -66,10 +66,11 @@ def test_aggregate_set_against_a_loop(aggr, generator):
 @pytest.mark.parametrize("aggr", AGGREGATIONS)
 def test_deep_sets_invariant_and_set_layer_equivariant_without_mask(aggr, generator):
     with seeded(generator):
-        model = DeepSets(3, 16, 4, aggr=aggr, num_nodes=9)
-        layer = EquivariantSetLayer(3, 5, aggr=aggr, num_nodes=9)
+        model = DeepSets(3, 16, 4, aggr=aggr)
+        layer = EquivariantSetLayer(3, 5, aggr=aggr)
     x = torch.randn(2, 9, 3, generator=generator)
-    assert model.is_invariant and not layer.is_invariant
+    assert model.field_types(x)[1] == TrivialField(Permutations(9), 4)  # invariant, n read from x
+    assert layer.field_types(x)[1] == SetField(Permutations(9), 5)
     for dtype, tolerance in [(torch.float64, 1e-9), (torch.float32, 1e-5)]:
         assert assert_equivariant(model, x, dtype=dtype, atol=tolerance, n_samples=8, generator=generator) <= tolerance
         assert assert_equivariant(layer, x, dtype=dtype, atol=tolerance, n_samples=8, generator=generator) <= tolerance
@@ -122,12 +123,12 @@ def test_sum_aggregation_counts_and_mean_does_not(generator):
 
 
 def test_bad_input_errors_name_expected_and_given():
-    model = DeepSets(3, 8, 2, num_nodes=5)
+    model = DeepSets(3, 8, 2)
     layer = EquivariantSetLayer(3, 4)
     with pytest.raises(ValueError, match=r"expects a tensor \[\.\.\., n, 3\].*got shape \[2, 5, 4\]"):
         model(torch.randn(2, 5, 4))
-    with pytest.raises(ValueError, match=r"built for sets of 5 elements, got 6"):
-        model(torch.randn(2, 6, 3))
+    with pytest.raises(ValueError, match=r"expects a tensor \[\.\.\., n, 3\].*got shape \[3\]"):
+        model(torch.randn(3))
     with pytest.raises(TypeError, match=r"floating-point tensor \[\.\.\., n, 3\].*got torch.int64"):
         layer(torch.ones(2, 5, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="mask must be a bool tensor.*got torch.float32"):
@@ -138,8 +139,20 @@ def test_bad_input_errors_name_expected_and_given():
         EquivariantSetLayer(3, 4, aggr="median")
     with pytest.raises(ValueError, match="psi_layers must be a positive integer, got 0"):
         DeepSets(3, 8, 2, psi_layers=0)
-    with pytest.raises(TypeError, match="runs on any number of nodes"):
+    with pytest.raises(TypeError, match="no fixed in_type: its field types depend on its inputs"):
         _ = layer.in_type
+
+
+def test_exports_are_the_same_functions_in_plain_torch(generator):
+    with seeded(generator):
+        model, layer = DeepSets(3, 8, 2, aggr="max").double(), EquivariantSetLayer(3, 4, aggr="mean").double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64, generator=generator)
+    mask = _random_mask(2, 6, generator)
+    for module in (model, layer):
+        exported = module.export()
+        assert not any(type(m).__module__.startswith("gdl.graphs") and hasattr(m, "field_types") for m in exported.modules())
+        assert (exported(x, mask) - module(x, mask)).abs().max() <= 1e-14
+        assert (exported(x) - module(x)).abs().max() <= 1e-14
 
 
 @pytest.mark.parametrize("target,aggr", [("sum", "sum"), ("max", "max")])

@@ -12,6 +12,7 @@ from torch_geometric.data import Batch, Data
 from gdl.datasets import text as text_module
 from gdl.datasets.mnist import MissingDataError
 from gdl.graphs import (
+    TransformerGNN,
     TransformerGNNLayer,
     causal_graph,
     complete_graph,
@@ -76,17 +77,18 @@ def test_gradients_equal_torch_encoder_layer(norm_first, path):
     target = torch.randn(2, 8, D_MODEL, dtype=torch.float64)
     (reference(x, src_mask=causal_mask(8, torch.float64), is_causal=True) * target).sum().backward()
     (layer(x_ours, causal_graph(8), causal=True, path=path) * target).sum().backward()
-    ours = layer._map_state({name: p.grad for name, p in layer.named_parameters()}, to_torch=True)
+    ours = layer._map_state({name: p.grad for name, p in layer.named_parameters()}, towards_torch=True)
     for name, parameter in reference.named_parameters():
         assert (ours[name] - parameter.grad).abs().max() <= 1e-10, name
     assert (x_ours.grad - x.grad).abs().max() <= 1e-10
 
 
-def test_to_torch_and_back_is_exact():
+def test_export_and_back_is_exact():
     torch.manual_seed(3)
     layer = TransformerGNNLayer(D_MODEL, 4, 24, activation="gelu", layer_norm_eps=1e-6, norm_first=True,
                                 dtype=torch.float64)
-    converted = layer.to_torch()
+    converted = layer.export()
+    assert isinstance(converted, nn.TransformerEncoderLayer) and not hasattr(converted, "field_types")
     assert converted.self_attn.batch_first and converted.norm_first and converted.self_attn.num_heads == 4
     assert converted.norm1.eps == 1e-6 and converted.linear1.out_features == 24
     x = torch.randn(2, 6, D_MODEL, dtype=torch.float64)
@@ -94,6 +96,13 @@ def test_to_torch_and_back_is_exact():
     back = TransformerGNNLayer.from_torch(converted)
     for (name, a), (_, b) in zip(layer.state_dict().items(), back.state_dict().items()):
         assert torch.equal(a, b), name
+    # on any graph too: multigraph edges and a node without incoming edges, against the message-passing layer
+    edge_index = torch.cat([torch.randint(0, 5, (2, 20), generator=torch.Generator().manual_seed(0)),
+                            torch.tensor([[5, 1], [0, 0]])], dim=1)
+    assert (converted(x, edge_index) - layer(x, edge_index)).abs().max() <= 1e-12
+    assert (converted(x[0], edge_index) - layer(x[0], edge_index)).abs().max() <= 1e-12
+    causal = causal_mask(6, torch.float64)
+    assert (converted(x, src_mask=causal, is_causal=True) - layer(x, causal=True)).abs().max() <= 1e-12
 
 
 def test_conversion_without_biases_and_with_a_custom_activation():
@@ -102,7 +111,7 @@ def test_conversion_without_biases_and_with_a_custom_activation():
     assert layer.in_proj.bias is None and layer.norm1.bias is None and layer.activation is F.silu
     x = torch.randn(2, 7, D_MODEL, dtype=torch.float64)
     assert (layer(x, complete_graph(7), path="message_passing") - reference(x)).abs().max() <= 1e-10
-    assert (layer.to_torch()(x) - reference(x)).abs().max() <= 1e-12
+    assert (layer.export()(x) - reference(x)).abs().max() <= 1e-12
 
 
 def test_default_initialisation_follows_torch():
@@ -240,10 +249,11 @@ def test_pyg_batch_of_different_graphs_is_the_disjoint_union():
 def test_layer_is_permutation_equivariant(graph):
     n = 9
     torch.manual_seed(1)
-    layer = TransformerGNNLayer(D_MODEL, 3, 16, norm_first=True, num_nodes=n)
+    layer = TransformerGNNLayer(D_MODEL, 3, 16, norm_first=True)
     edge_index = {"random": torch.randint(0, n, (2, 30)), "complete": complete_graph(n), "window": window_graph(n, 2)}[graph]
     inputs = (torch.randn(2, n, D_MODEL), edge_index)
-    assert layer.group.n == n and layer.out_type.channels == D_MODEL
+    in_type, out_type = layer.field_types(*inputs)
+    assert in_type.group.n == n and out_type.channels == D_MODEL
     assert assert_equivariant(layer, inputs, dtype=torch.float64, n_samples=4) <= 1e-9
     assert assert_equivariant(layer, inputs, dtype=torch.float32, n_samples=4) <= 1e-4
 
@@ -285,13 +295,54 @@ def test_bad_input_is_refused_with_clear_errors():
         layer(torch.randn(5, 8), complete_graph(5).float())
     with pytest.raises(ValueError, match=r"the graph is not causal: 10 edge\(s\) j → i with j > i, e.g. column 1: 1 → 0"):
         layer(torch.randn(5, 8), complete_graph(5), causal=True)
-    with pytest.raises(TypeError, match="runs on any number of nodes"):
+    with pytest.raises(TypeError, match="no fixed in_type: its field types depend on its inputs"):
         _ = layer.in_type
-    fixed = TransformerGNNLayer(8, 2, 16, num_nodes=5)
-    with pytest.raises(ValueError, match=r"has 6 elements but the group is Permutations\(n=5\)"):
-        fixed(torch.randn(6, 8), complete_graph(6))
-    with pytest.raises(ValueError, match="num_nodes must be a positive integer or None"):
-        TransformerGNNLayer(8, 2, num_nodes=0)
+    with pytest.raises(ValueError, match="nhead must be a positive integer, got 0"):
+        TransformerGNNLayer(8, 0)
+    with pytest.raises(ValueError, match="path must be one of"):
+        TransformerGNNLayer(8, 2, path="flash")
+
+
+@pytest.mark.parametrize("path", ["message_passing", "dense"])
+def test_dropout_is_off_in_eval_mode(path):
+    """Dropout (on α, after attention, in the feed-forward block) acts in training only: in eval mode the layer is
+    deterministic and equals the dropout-free layer with the same weights, on both paths."""
+    torch.manual_seed(4)
+    with_dropout = TransformerGNNLayer(D_MODEL, 3, 20, dropout=0.5, dtype=torch.float64)
+    without = TransformerGNNLayer(D_MODEL, 3, 20, dropout=0.0, dtype=torch.float64)
+    without.load_state_dict(with_dropout.state_dict())
+    x, edge_index = torch.randn(2, 7, D_MODEL, dtype=torch.float64), complete_graph(7)
+    with_dropout.eval(), without.eval()
+    first = with_dropout(x, edge_index, path=path)
+    assert torch.equal(first, with_dropout(x, edge_index, path=path))
+    assert (first - without(x, edge_index, path=path)).abs().max() <= 1e-12
+    attention = with_dropout.attention
+    query, key, value = with_dropout._heads(x)
+    assert torch.equal(attention(query, key, value, edge_index), attention(query, key, value, edge_index))
+    with_dropout.train()
+    assert (with_dropout(x, edge_index, path=path) - first).abs().max() > 1e-3  # training mode does drop
+    stack = TransformerGNN.build(D_MODEL, 3, 2, dim_feedforward=20, dropout=0.5).double().eval()
+    assert torch.equal(stack(x, edge_index), stack(x, edge_index))
+
+
+def test_transformer_gnn_is_a_blueprint_of_layers_on_one_graph():
+    torch.manual_seed(5)
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(D_MODEL, 3, 20, dropout=0.0, batch_first=True,
+                                                               dtype=torch.float64), 3, enable_nested_tensor=False)
+    with torch.no_grad():
+        for parameter in encoder.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    net = TransformerGNN.from_torch(encoder, path="message_passing")
+    assert net.context == ("edge_index",) and all(layer.path == "message_passing" for layer in net)
+    assert len(net) == 3 and net[0] is net.layers[0]
+    x = torch.randn(2, 8, D_MODEL, dtype=torch.float64)
+    mask = causal_mask(8, torch.float64)
+    assert (net(x, causal_graph(8)) - encoder(x, mask=mask, is_causal=True)).abs().max() <= 1e-10
+    assert (net(x) - encoder(x)).abs().max() <= 1e-10  # no graph: the complete one
+    in_type, out_type = net.field_types(x, window_graph(8, 2))
+    assert in_type.group == out_type.group and out_type.channels == D_MODEL
+    with pytest.raises(TypeError, match="must be a TransformerGNNLayer, got Linear"):
+        TransformerGNN(nn.Linear(3, 3))
 
 
 def test_masks_with_mismatched_sizes_are_refused():

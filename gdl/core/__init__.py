@@ -19,7 +19,6 @@ from .module import (
     EquivariantModule,
     InvariantLinear,
     Pointwise,
-    SizeDependentTypes,
     activation_module,
     registry,
     resolve_activation,
@@ -29,6 +28,6 @@ from .module import (
 __all__ = [
     "Group", "GroupElement", "ProductGroup", "common_subgroup",
     "FieldType", "TrivialField", "TupleField", "ProductField", "RecordField",
-    "EquivariantModule", "SizeDependentTypes", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
+    "EquivariantModule", "Pointwise", "InvariantLinear", "Blueprint", "registry", "seeded",
     "check_int", "check_choice", "checking", "value_checks", "ACTIVATIONS", "resolve_activation", "activation_module",
 ]

@@ -125,8 +125,8 @@ def check_edge_index(edge_index: Any, num_nodes: int, name: str = "edge_index") 
     if checking() and edge_index.numel():
         low, high = int(edge_index.min()), int(edge_index.max())
         if low < 0 or high >= num_nodes:
-            raise ValueError(f"{name} refers to nodes {low}..{high}, but the graph has {num_nodes} nodes "
-                             f"(valid ids 0..{num_nodes - 1})")
+            raise ValueError(f"{name} refers to nodes {low}..{high}, but the graph has {num_nodes} nodes: expected "
+                             f"ids 0..{num_nodes - 1}, got {low}..{high} in an edge list of {edge_index.shape[1]} edges")
     return edge_index
 
 
@@ -175,8 +175,8 @@ def check_positions(pos: Any, num_nodes: int | None = None) -> torch.Tensor:
         raise ValueError(f"positions must have one row per node: expected [{num_nodes}, 3], got {list(pos.shape)}")
     if checking() and pos.numel() and not bool(torch.isfinite(pos).all()):
         bad = (~torch.isfinite(pos)).any(dim=1).nonzero().flatten()
-        raise ValueError(f"positions must be finite, but {bad.numel()} of {pos.shape[0]} points have NaN or infinite "
-                         f"coordinates (first: point {int(bad[0])}, {pos[bad[0]].tolist()})")
+        raise ValueError(f"positions must be finite, got NaN or infinite coordinates in {bad.numel()} of "
+                         f"{pos.shape[0]} points (first: point {int(bad[0])}, {pos[bad[0]].tolist()})")
     return pos
 
 

@@ -208,10 +208,6 @@ class EquivariantModule(nn.Module):
         return ""
 
 
-class SizeDependentTypes:
-    """Transition shim (being removed): layers now override :meth:`EquivariantModule.field_types`."""
-
-
 #: entrywise nonlinearities known by name, as ``nn.Module`` classes (for :class:`Pointwise`, the graph MLPs and every
 #: layer that takes an ``activation``); the one table in gdl
 ACTIVATIONS: dict[str, type[nn.Module]] = {

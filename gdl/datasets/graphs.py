@@ -7,8 +7,12 @@ labelled member per class and no features beyond identity, the friendships alone
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from torch_geometric.data import Data
+
+if TYPE_CHECKING:  # torch-geometric loads when the loader runs, not when the module is imported
+    from torch_geometric.data import Data
 
 __all__ = ["load_karate_club", "KARATE_LABELS"]
 
@@ -29,6 +33,8 @@ def load_karate_club(labels: str = "communities") -> Data:
         ``Data(x [34, 34], edge_index [2, 156], y [34], train_mask [34], test_mask [34])``; the test mask is every
         unlabelled node.
     """
+    from torch_geometric.data import Data
+
     if labels == "communities":
         from torch_geometric.datasets import KarateClub
 

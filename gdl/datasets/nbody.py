@@ -27,6 +27,7 @@ import functools
 import torch
 from torch.utils.data import Dataset
 
+from gdl.core import check_int
 from gdl.core.runtime import single_threaded
 
 __all__ = ["ChargedParticles", "simulate_charged_particles", "initial_conditions", "integrate_charged_particles",
@@ -85,8 +86,7 @@ def initial_conditions(num_systems: int, num_particles: int = 5, dim: int = 3, *
         positions ``[S, n, d]``, velocities ``[S, n, d]``, charges ``[S, n]``, all float64.
     """
     for name, value in (("num_systems", num_systems), ("num_particles", num_particles), ("dim", dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(value, name)
     if num_particles < 2:
         raise ValueError(f"a system needs at least 2 particles to interact, got num_particles={num_particles}")
     generator = torch.Generator().manual_seed(seed)
@@ -109,8 +109,7 @@ def integrate_charged_particles(positions: torch.Tensor, velocities: torch.Tenso
         positions, velocities ``[S, n, d]``, charges ``[S, n]`` → trajectories ``[S, F, n, d]``.
     """
     for name, value in (("num_frames", num_frames), ("sample_every", sample_every)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(value, name)
     if positions.shape != velocities.shape or positions.dim() != 3 or charges.shape != positions.shape[:2]:
         raise ValueError(f"expected positions and velocities [S, n, d] and charges [S, n], got "
                          f"{list(positions.shape)}, {list(velocities.shape)} and {list(charges.shape)}")
@@ -163,8 +162,7 @@ class NBody(Dataset):
         if split not in SPLIT_SIZES:
             raise ValueError(f"split must be one of {tuple(SPLIT_SIZES)}, got {split!r}")
         size = SPLIT_SIZES[split] if size is None else size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be a positive integer, got {size!r}")
+        check_int(size, "size")
         self.split, self.size, self.seed = split, size, seed
         self.pos, self.vel, self.charges, self.target = _split_tensors(split, size, seed)
 

@@ -10,8 +10,12 @@ vectorised torch calls; deterministic from the seed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from torch_geometric.data import Data
+
+if TYPE_CHECKING:  # torch-geometric loads when the generator runs, not when the module is imported
+    from torch_geometric.data import Data
 
 __all__ = ["stochastic_block_graph"]
 
@@ -22,6 +26,8 @@ def stochastic_block_graph(num_nodes: int, num_classes: int = 8, avg_degree: int
 
     Also sets boolean ``train_mask``/``val_mask``/``test_mask`` (60/20/20 split, random).
     """
+    from torch_geometric.data import Data
+
     if num_nodes < num_classes or num_classes < 2:
         raise ValueError(f"need num_nodes ≥ num_classes ≥ 2, got num_nodes={num_nodes}, num_classes={num_classes}")
     if not 0.0 <= homophily <= 1.0:

@@ -20,6 +20,9 @@ Sizes (WordNet 3.0, checked by ``tests/test_wordnet.py`` when the files are pres
 * ``mammal.n.01`` and its 1,169 hyponyms (hypernym pointers only): 1,170 nodes, 6,448 closure pairs.
 
 Synthetic hierarchies for tests: :func:`balanced_tree` and :func:`random_tree`.
+
+Every loader returns a :class:`~gdl.geodesics.hierarchy.Hierarchy`: the data structure belongs to the geodesics
+domain that embeds it (data sets sit above the domains), and is re-exported here and from :mod:`gdl.datasets`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 
 import torch
 
+from gdl.geodesics.hierarchy import Hierarchy, sorted_contains
+
 from .mnist import MissingDataError
 
 __all__ = ["Hierarchy", "WordNetNouns", "load_wordnet_nouns", "wordnet_closure", "transitive_closure",
@@ -41,14 +46,6 @@ WORDNET_DIR = Path("/usr/share/wordnet")
 _INSTALL_HINT = ("install Debian's 'wordnet-base' package (sudo apt-get update && sudo apt-get install -y wordnet-base; "
                  "`make install` does it when the files are missing), or point GDL_WORDNET_DIR at a folder holding "
                  "the WordNet 3.0 files data.noun and index.noun")
-
-
-def sorted_contains(sorted_keys: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-    """Whether each query occurs in the sorted 1-D tensor ``sorted_keys`` (binary search, no Python loop)."""
-    if sorted_keys.numel() == 0:
-        return torch.zeros(queries.shape, dtype=torch.bool, device=queries.device)
-    position = torch.searchsorted(sorted_keys, queries).clamp(max=sorted_keys.numel() - 1)
-    return sorted_keys[position] == queries
 
 
 def transitive_closure(edges: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -94,60 +91,6 @@ def transitive_closure(edges: torch.Tensor, num_nodes: int) -> torch.Tensor:
             raise ValueError("the edges contain a cycle; a hierarchy must be acyclic")
         known = torch.sort(torch.cat([known, frontier])).values
     raise ValueError("the edges contain a cycle; a hierarchy must be acyclic")
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Hierarchy:
-    """A partial order on N named nodes, stored as its transitive closure.
-
-    Attributes:
-        names: node names, index = node id.
-        closure: ``[P, 2]`` int64 pairs (u, v) meaning u ≺ v ("u is a v"), sorted by u then v.
-        root: id of the unique maximal node when there is one, else ``None``.
-    """
-
-    names: tuple[str, ...]
-    closure: torch.Tensor
-    root: int | None = None
-
-    def __post_init__(self):
-        closure = torch.as_tensor(self.closure, dtype=torch.long)
-        if closure.dim() != 2 or closure.shape[1] != 2:
-            raise ValueError(f"closure must have shape [P, 2], got {list(closure.shape)}")
-        if closure.numel() and (int(closure.min()) < 0 or int(closure.max()) >= len(self.names)):
-            raise ValueError(f"closure ids must lie in 0..{len(self.names) - 1}")
-        keys = torch.unique(closure[:, 0] * len(self.names) + closure[:, 1])
-        object.__setattr__(self, "closure", torch.stack([keys // len(self.names), keys % len(self.names)], dim=1))
-
-    @property
-    def num_nodes(self) -> int:
-        return len(self.names)
-
-    @property
-    def num_edges(self) -> int:
-        return int(self.closure.shape[0])
-
-    @functools.cached_property
-    def _ids(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.names)}
-
-    def index(self, name: str) -> int:
-        """The id of a node; ``KeyError`` naming similar names when it is absent."""
-        if name not in self._ids:
-            stem = name.split(".")[0]
-            similar = sorted(n for n in self.names if n.split(".")[0] == stem)[:5]
-            hint = f"; nodes with the same lemma: {similar}" if similar else ""
-            raise KeyError(f"{name!r} is not a node of this hierarchy ({self.num_nodes} nodes){hint}")
-        return self._ids[name]
-
-    @functools.cached_property
-    def keys(self) -> torch.Tensor:
-        """Sorted int64 keys ``u · N + v`` of the closure pairs (for vectorised membership tests)."""
-        return self.closure[:, 0] * self.num_nodes + self.closure[:, 1]
-
-    def depth(self) -> torch.Tensor:
-        """``[N]`` number of ancestors of every node (0 for the root)."""
-        return torch.bincount(self.closure[:, 0], minlength=self.num_nodes)
 
 
 def _from_parents(names: list[str], parents: torch.Tensor) -> Hierarchy:

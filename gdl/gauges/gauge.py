@@ -18,6 +18,14 @@ Feature layout (:class:`SO2Field`): ``[V, C, 2L + 1]``, every channel a sum of t
 pair of order n, on which ρ_n(γ) acts by the rotation matrix of angle nγ. Read as Fourier coefficients,
 f(φ) = x_0 + Σ_n x_{2n−1} cos nφ + x_{2n} sin nφ is a band-limited function on the circle of directions at u, and
 the gauge change is the relabelling of directions φ ↦ φ − γ_u.
+
+Rigid motions too. The gauge of :class:`gdl.meshes.Mesh` is chosen combinatorially (e₁ along a reference edge) and
+the angles, transport and lengths are intrinsic, so a rigid motion (R, t) ∈ E(3) of the mesh leaves every feature
+coefficient unchanged: it acts trivially on features, and on the mesh ``Data`` by :class:`gdl.meshes.MeshField`
+(moved vertices, recomputed geometry, the same gauge). The two actions commute, so gauge-equivariant mesh layers
+are typed over the product E(3) × SO(2)^V (:func:`mesh_symmetry`): :func:`feature_field`, :func:`scalar_field`
+and :func:`mesh_field` build the field types. SO(2)^V is connected (a torus), so it has no component
+representatives; E(3)'s reflections are its second component, which the harness always tries.
 """
 
 from __future__ import annotations
@@ -28,10 +36,13 @@ from typing import Any
 
 import torch
 
-from gdl.core import FieldType, Group, GroupElement
+from gdl.core import FieldType, Group, GroupElement, ProductField, ProductGroup, TrivialField
+from gdl.core.checks import check_int
+from gdl.meshes.mesh import MeshField, change_gauge, vertex_count
+from gdl.symmetries.euclidean import Euclidean
 
 __all__ = ["GaugeGroup", "SO2Field", "MeshGaugeField", "rotate_irreps", "irreps_rotation", "irreps_dim",
-           "EQUALITY_TOLERANCE"]
+           "EQUALITY_TOLERANCE", "mesh_symmetry", "feature_field", "scalar_field", "mesh_field"]
 
 TWO_PI = 2 * math.pi
 #: two gauge changes are equal when every angle agrees to this, mod 2π
@@ -94,8 +105,7 @@ class GaugeGroup(Group):
     num_vertices: int
 
     def __post_init__(self):
-        if not isinstance(self.num_vertices, int) or isinstance(self.num_vertices, bool) or self.num_vertices < 1:
-            raise ValueError(f"GaugeGroup needs a positive number of vertices, got {self.num_vertices!r}")
+        check_int(self.num_vertices, "the number of vertices of a GaugeGroup")
 
     def element(self, angles: Any) -> GroupElement:
         """The gauge change turning the frame at vertex u by ``angles[u]`` radians."""
@@ -103,7 +113,7 @@ class GaugeGroup(Group):
         if angles.numel() != self.num_vertices:
             raise ValueError(f"{self!r} needs one angle per vertex ({self.num_vertices}), got {angles.numel()}")
         if not bool(torch.isfinite(angles).all()):
-            raise ValueError("gauge angles must be finite")
+            raise ValueError(f"gauge angles must be finite, got {int((~torch.isfinite(angles)).sum())} NaN or ±inf")
         return self._element(torch.remainder(angles, TWO_PI))
 
     def identity(self) -> GroupElement:
@@ -155,8 +165,9 @@ class SO2Field(FieldType):
 
     def __post_init__(self):
         _check_gauge_group(self.group, "SO2Field")
-        if not isinstance(self.max_order, int) or self.max_order < 0:
-            raise ValueError(f"max_order must be a non-negative integer, got {self.max_order!r}")
+        check_int(self.max_order, "max_order", 0)
+        if self.channels is not None:
+            check_int(self.channels, "channels")
 
     @property
     def supports_pointwise(self) -> bool:  # type: ignore[override]
@@ -199,9 +210,10 @@ class MeshGaugeField(FieldType):
         missing = [key for key in ("edge_index", "edge_angle", "edge_transport") if getattr(value, key, None) is None]
         if missing:
             raise ValueError(f"MeshGaugeField expects a mesh Data with edge_index, edge_angle and edge_transport "
-                             f"(Mesh.to_data()); missing {missing}")
-        if value.num_nodes != self.group.num_vertices:
-            raise ValueError(f"the mesh has {value.num_nodes} vertices but the gauge group is {self.group!r}")
+                             f"(Mesh.to_data()); missing {missing} (got entries {sorted(value.keys())})")
+        if vertex_count(value) != self.group.num_vertices:
+            raise ValueError(f"the gauge group {self.group!r} acts on a mesh with {self.group.num_vertices} vertices, "
+                             f"got a mesh with {vertex_count(value)}")
         edge_index = value.edge_index
         if edge_index.dtype != torch.long or edge_index.dim() != 2 or edge_index.shape[0] != 2:
             raise ValueError(f"data.edge_index must be an int64 tensor [2, E], got {edge_index.dtype} {list(edge_index.shape)}")
@@ -213,15 +225,26 @@ class MeshGaugeField(FieldType):
     def transform(self, value: Any, g: GroupElement) -> Any:
         self.group.check(g)
         self.validate(value)
-        source, target = value.edge_index
-        gamma = g.data.to(value.edge_angle.device)
-        moved = value.clone()
-        moved.edge_angle = torch.remainder(value.edge_angle.double() - gamma[target], TWO_PI).to(value.edge_angle.dtype)
-        transport = value.edge_transport.double() - gamma[target] + gamma[source]
-        moved.edge_transport = (transport - TWO_PI * torch.round(transport / TWO_PI)).to(value.edge_transport.dtype)
-        frame = getattr(value, "frame", None)
-        if frame is not None:
-            cos, sin = gamma.cos()[:, None].to(frame), gamma.sin()[:, None].to(frame)
-            e1, e2 = frame[:, 0], frame[:, 1]
-            moved.frame = torch.stack([cos * e1 + sin * e2, -sin * e1 + cos * e2], dim=1)
-        return moved
+        return change_gauge(value, g.data)
+
+
+def mesh_symmetry(num_vertices: int, rigid_motions: Group | None = None) -> ProductGroup:
+    """E(3) × SO(2)^V (or ``rigid_motions`` × SO(2)^V): rigid motions of a mesh with V vertices and gauge changes."""
+    return ProductGroup((rigid_motions or Euclidean(3), GaugeGroup(num_vertices)))
+
+
+def feature_field(group: ProductGroup, channels: int | None, max_order: int) -> ProductField:
+    """Features ``[V, C, 2L + 1]`` over :func:`mesh_symmetry`: rigid motions leave them, gauge changes turn them."""
+    rigid, gauge = group.factors
+    return ProductField((TrivialField(rigid), SO2Field(gauge, channels, max_order)))
+
+
+def scalar_field(group: ProductGroup, channels: int | None) -> TrivialField:
+    """Invariant vertex features ``[V, C]`` over :func:`mesh_symmetry`."""
+    return TrivialField(group, channels)
+
+
+def mesh_field(group: ProductGroup) -> ProductField:
+    """A mesh ``Data`` over :func:`mesh_symmetry`: moved by :class:`~gdl.meshes.MeshField`, then re-gauged."""
+    rigid, gauge = group.factors
+    return ProductField((MeshField(rigid), MeshGaugeField(gauge)))

@@ -1,6 +1,6 @@
 """Embeddings of hierarchies in hyperbolic (or Euclidean) space: Nickel & Kiela (2017, 2018) (book §4.4).
 
-A hierarchy is given by its transitive closure D = {(u, v) : u ≺ v} (:class:`gdl.datasets.wordnet.Hierarchy`).
+A hierarchy is given by its transitive closure D = {(u, v) : u ≺ v} (:class:`gdl.geodesics.hierarchy.Hierarchy`).
 Every node u gets a point θ_u of a manifold M; training pulls related nodes together and pushes the others apart
 with the softmax ranking loss of Nickel & Kiela (2017, eq. 6):
 
@@ -23,6 +23,12 @@ For each node u with ancestors A(u) = {v : (u, v) ∈ D}, rank all other nodes b
 * rank of (u, v) = 1 + #{w ∉ A(u) ∪ {u} : d(u, w) < d(u, v)} (other true ancestors do not count);
 * AP(u) = the average, over v ∈ A(u), of the precision of the ranking at v's position; MAP = mean over u.
 
+Symmetry. The ranks and MAP depend on the embedding only through distances, which every isometry of the space
+leaves unchanged: moving all points by g ∈ Isom(M) (Möbius maps and reflections of the ball or hyperboloid, E(n) for
+the Euclidean baseline) changes no reported number. :class:`HierarchyEmbedding` states exactly that: given the
+points as its second input, ``forward(nodes, points)`` is invariant under the isometry group acting on them (the
+registry sweep checks it); with its own points (``forward(nodes)``, training) it is a lookup of fixed parameters.
+
 This is the evaluation of the paper's code (``ranking`` in ``embed.py``), vectorised: no loop over nodes, one
 ``[R, N]`` block of distances at a time. (Exact ties are broken by sort order, where scikit-learn's
 ``average_precision_score`` groups them; distances of trained embeddings have no ties.)
@@ -31,15 +37,19 @@ This is the evaluation of the paper's code (``ranking`` in ``embed.py``), vector
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import geoopt
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gdl.core.checks import checking
-from gdl.datasets.wordnet import Hierarchy, sorted_contains
+from gdl.core import EquivariantModule, FieldType, TrivialField, TupleField, seeded
+from gdl.core.checks import check_choice, check_int, checking
+from gdl.symmetries.euclidean import Euclidean, PointField
 
+from .hierarchy import Hierarchy, sorted_contains
+from .isometries import HyperbolicIsometries, LorentzField, PoincareBallField
 from .manifolds import hyperbolic_c, lorentz_model, lorentz_to_poincare, poincare_ball, poincare_distance
 from .optim import ManifoldConstraintError, check_manifold_parameters
 
@@ -49,11 +59,17 @@ __all__ = ["GEOMETRIES", "HierarchyEmbedding", "HierarchyLoss", "EdgeDataset", "
 GEOMETRIES = ("poincare", "lorentz", "euclidean")
 
 
-class HierarchyEmbedding(nn.Module):
-    """One point per node on the Poincaré ball, the hyperboloid or in Euclidean space.
+class HierarchyEmbedding(EquivariantModule):
+    """One point per node on the Poincaré ball, the hyperboloid or in Euclidean space; outputs distances.
+
+    ``forward(nodes)`` returns d(θ_u, θ_v) from ``nodes[:, 0]`` to each of ``nodes[:, 1:]`` with the embedding's own
+    points θ (what the loss trains). ``forward(nodes, points)`` computes the same distances between given points
+    ``[N, *point]``; the layer is then *invariant* under the isometries of the space acting on the points (module
+    docstring), which is the declared symmetry: :class:`~gdl.geodesics.HyperbolicIsometries` (Möbius maps with
+    reflections) for ``"poincare"``/``"lorentz"``, E(n) for ``"euclidean"`` (d(u, v) = ‖u − v‖²).
 
     Args:
-        num_nodes: N.
+        num_embeddings: N, the number of nodes (rows of the point table, as ``nn.Embedding``'s ``num_embeddings``).
         dim: n, the dimension of the space (the hyperboloid stores n + 1 coordinates).
         geometry: one of :data:`GEOMETRIES`.
         curvature: K < 0 for the hyperbolic geometries.
@@ -61,26 +77,41 @@ class HierarchyEmbedding(nn.Module):
 
     Attributes:
         weight: ``ManifoldParameter`` ``[N, n]`` (``[N, n + 1]`` for Lorentz).
+
+    Shapes:
+        nodes ``[B, 1 + K]`` int64 (and points ``[N, n]`` or ``[N, n + 1]``) → distances ``[B, K]``.
     """
 
-    def __init__(self, num_nodes: int, dim: int, geometry: str = "poincare", curvature: float = -1.0,
+    def __init__(self, num_embeddings: int, dim: int, geometry: str = "poincare", curvature: float = -1.0,
                  init_scale: float = 1e-3):
         super().__init__()
-        if geometry not in GEOMETRIES:
-            raise ValueError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
-        if num_nodes < 1 or dim < 1:
-            raise ValueError(f"HierarchyEmbedding needs num_nodes ≥ 1 and dim ≥ 1, got {num_nodes} and {dim}")
-        self.geometry, self.dim, self.num_nodes = geometry, dim, num_nodes
+        self.geometry = check_choice(geometry, GEOMETRIES, "geometry")
+        self.num_nodes, self.dim = check_int(num_embeddings, "num_embeddings"), check_int(dim, "dim")
         self.curvature = -hyperbolic_c(curvature)
-        start = torch.empty(num_nodes, dim).uniform_(-init_scale, init_scale)
+        start = torch.empty(self.num_nodes, dim).uniform_(-init_scale, init_scale)
         if geometry == "poincare":
             self.manifold = poincare_ball(self.curvature)
         elif geometry == "lorentz":
             self.manifold = lorentz_model(self.curvature, max_distance="ball")
-            start = self.manifold.expmap0(torch.cat([torch.zeros(num_nodes, 1), start], dim=1)).float()
+            start = self.manifold.expmap0(torch.cat([torch.zeros(self.num_nodes, 1), start], dim=1)).float()
         else:
             self.manifold = geoopt.Euclidean(ndim=1)
         self.weight = geoopt.ManifoldParameter(start, manifold=self.manifold)
+
+    @property
+    def point_field(self) -> FieldType:
+        """The field type of the points, over the isometry group of the space."""
+        if self.geometry == "euclidean":
+            return PointField(Euclidean(self.dim))
+        group = HyperbolicIsometries(self.dim, self.curvature)
+        return PoincareBallField(group) if self.geometry == "poincare" else LorentzField(group)
+
+    def field_types(self, nodes: Any, points: Any = None) -> tuple[FieldType, FieldType]:
+        """Node ids (left alone) and the points (moved by an isometry) → invariant distances. Without ``points``
+        the input is the ids alone, on which the group acts trivially."""
+        field = self.point_field
+        ids = TrivialField(field.group)
+        return (ids if points is None else TupleField((ids, field))), TrivialField(field.group)
 
     def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """d between points ``[..., n]`` (broadcast) → ``[...]`` (squared Euclidean for the Euclidean baseline)."""
@@ -90,7 +121,8 @@ class HierarchyEmbedding(nn.Module):
             return self.manifold.dist(x, y)
         return ((x - y) ** 2).sum(-1)
 
-    def _check_ids(self, nodes: torch.Tensor, dims: int, shape: str) -> None:
+    def _check_ids(self, nodes: torch.Tensor, dims: int, shape: str, count: int | None = None) -> None:
+        count = self.num_nodes if count is None else count
         if not isinstance(nodes, torch.Tensor) or nodes.dtype != torch.long:
             given = nodes.dtype if isinstance(nodes, torch.Tensor) else type(nodes).__name__
             raise TypeError(f"HierarchyEmbedding expects int64 node ids {shape}, got {given}")
@@ -98,15 +130,25 @@ class HierarchyEmbedding(nn.Module):
             raise ValueError(f"HierarchyEmbedding expects node ids {shape}, got shape {list(nodes.shape)}")
         if checking() and nodes.numel():
             low, high = int(nodes.min()), int(nodes.max())
-            if low < 0 or high >= self.num_nodes:
-                raise ValueError(f"node ids must lie in 0..{self.num_nodes - 1} (the embedding has {self.num_nodes} "
+            if low < 0 or high >= count:
+                raise ValueError(f"node ids must lie in 0..{count - 1} (the embedding has {count} "
                                  f"nodes), got ids {low}..{high}")
 
-    def forward(self, nodes: torch.Tensor) -> torch.Tensor:
+    def _check_points(self, points: Any) -> None:
+        self.point_field.validate(points)
+        width = self.dim + (self.geometry == "lorentz")
+        if points.dim() != 2:
+            raise ValueError(f"HierarchyEmbedding expects one point per node [N, {width}], got shape {list(points.shape)}")
+
+    def forward(self, nodes: torch.Tensor, points: torch.Tensor | None = None) -> torch.Tensor:
         """Distances from ``nodes[:, 0]`` to ``nodes[:, 1:]``: ``[B, 1 + K]`` ids → ``[B, K]``."""
-        self._check_ids(nodes, 2, "[B, 1 + K] (K ≥ 1)")
-        points = self.weight[nodes]
-        return self.distance(points[:, :1], points[:, 1:])
+        if points is None:
+            points = self.weight
+        else:
+            self._check_points(points)
+        self._check_ids(nodes, 2, "[B, 1 + K] (K ≥ 1)", points.shape[0])
+        chosen = points[nodes]
+        return self.distance(chosen[:, :1], chosen[:, 1:])
 
     def distances_from(self, rows: torch.Tensor) -> torch.Tensor:
         """``[R]`` node ids → ``[R, N]`` distances to every node."""
@@ -117,6 +159,31 @@ class HierarchyEmbedding(nn.Module):
         """``[N, n]`` the points on the Poincaré ball (Lorentz points mapped there; Euclidean points as they are)."""
         weight = self.weight.detach()
         return lorentz_to_poincare(weight, self.curvature) if self.geometry == "lorentz" else weight
+
+    @classmethod
+    def example(cls, generator: torch.Generator | None = None) -> tuple["HierarchyEmbedding", tuple]:
+        with seeded(generator):
+            layer = cls(7, 3, "poincare", curvature=-0.8).double()
+            points = layer.manifold.expmap0(0.8 * torch.randn(7, 3, dtype=torch.float64))
+            nodes = torch.randint(0, 7, (5, 4))
+        return layer, (nodes, points)
+
+    def bad_inputs(self, nodes: Any, points: Any = None) -> dict[str, tuple]:
+        bad = super().bad_inputs(nodes, points)
+        high = nodes.clone()
+        high[0, 0] = self.num_nodes if points is None else points.shape[0]
+        bad["a node id past the last node"] = (high, points)
+        bad["node ids [B] instead of [B, 1 + K]"] = (nodes[:, 0], points)
+        if points is not None:
+            bad["points of the wrong dimension"] = (nodes, points[..., :-1])
+            if self.geometry == "poincare":
+                bad["a point outside the ball"] = (nodes, torch.cat([points[:-1], points[-1:] * 0 + 2.0]))
+            elif self.geometry == "lorentz":
+                bad["a point off the hyperboloid"] = (nodes, torch.cat([points[:-1], 2 * points[-1:]]))
+        return bad
+
+    def extra_repr(self) -> str:
+        return f"{self.num_nodes}, dim={self.dim}, geometry={self.geometry!r}, curvature={self.curvature:g}"
 
 
 class EdgeDataset(Dataset):
@@ -154,8 +221,7 @@ class HierarchyLoss:
     """
 
     def __init__(self, hierarchy: Hierarchy, num_negatives: int = 50, weights: torch.Tensor | None = None):
-        if num_negatives < 1:
-            raise ValueError(f"num_negatives must be ≥ 1, got {num_negatives}")
+        check_int(num_negatives, "num_negatives")
         if weights is not None and (weights.shape != (hierarchy.num_nodes,) or bool((weights < 0).any())):
             raise ValueError(f"weights must be {hierarchy.num_nodes} non-negative numbers, got shape {list(weights.shape)}")
         self.keys, self.num_nodes = hierarchy.keys, hierarchy.num_nodes
@@ -199,8 +265,7 @@ def reconstruction_metrics(distances_from: Callable[[torch.Tensor], torch.Tensor
     Returns:
         ``{"mean_rank": …, "map": …, "pairs": P, "nodes": nodes with ≥ 1 ancestor}``.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer (rows per block), got {chunk_size!r}")
+    check_int(chunk_size, "chunk_size")
     n = hierarchy.num_nodes
     children = hierarchy.closure[:, 0].contiguous()
     rows_with_ancestors = torch.unique(children)

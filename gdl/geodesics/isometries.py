@@ -46,7 +46,14 @@ import geoopt
 import torch
 
 from gdl.core import FieldType, Group, GroupElement
-from gdl.symmetries.euclidean import EQUALITY_TOLERANCE, Orthogonal, SpecialOrthogonal, random_rotation_matrices
+from gdl.core.checks import check_choice, check_int
+from gdl.symmetries.euclidean import (
+    EQUALITY_TOLERANCE,
+    Orthogonal,
+    SpecialOrthogonal,
+    generic_reflection,
+    random_rotation_matrices,
+)
 from gdl.symmetries.permutations import Permutations
 
 from .manifolds import check_points, hyperbolic_c, lorentz_model, poincare_ball, poincare_to_lorentz
@@ -85,7 +92,9 @@ class HyperbolicIsometries(Group):
         translation_scale: σ of sampled translations a = exp₀(v), v ~ N(0, σ² I) (hyperbolic distance d(0, a) =
             2‖v‖ / √c); not part of the group's identity.
 
-    Elements hold float64 ``(a [n], R [n, n])``. Sampling is Haar on O(n) for R.
+    Elements hold float64 ``(a [n], R [n, n])``. Sampling is Haar on O(n) for R. The group has two components
+    (det R = ±1: orientation-preserving maps and those composed with a reflection); :meth:`component_representatives`
+    gives a reflection with a translation, which the equivariance harness always tries.
 
     Example:
         >>> import torch
@@ -100,8 +109,7 @@ class HyperbolicIsometries(Group):
     translation_scale: float = dataclasses.field(default=0.25, compare=False, repr=False)
 
     def __post_init__(self):
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"HyperbolicIsometries needs a positive integer dimension n, got {self.n!r}")
+        check_int(self.n, "the dimension n of HyperbolicIsometries")
         object.__setattr__(self, "curvature", -hyperbolic_c(self.curvature))
 
     @property
@@ -140,6 +148,13 @@ class HyperbolicIsometries(Group):
         tangents = torch.randn(n, self.n, generator=generator, dtype=torch.float64) * self.translation_scale
         translations = self.ball.expmap0(tangents)
         return [self._element((a, r)) for a, r in zip(translations, rotations)]
+
+    def component_representatives(self) -> list[GroupElement]:
+        """One element of the det R = −1 component: the generic reflection I − 2uuᵀ after a Möbius translation
+        by a = exp₀(v), v ∝ (1, −2, 3, …) (so that neither part alone is a symmetry of a test input)."""
+        steps = torch.arange(1, self.n + 1, dtype=torch.float64)
+        tangent = self.translation_scale * steps * (-1.0) ** (steps + 1) / steps.norm()
+        return [self._element((self.ball.expmap0(tangent), generic_reflection(self.n)))]
 
     def equal(self, a: GroupElement, b: GroupElement) -> bool:
         return all(torch.allclose(x, y, rtol=0, atol=EQUALITY_TOLERANCE)
@@ -400,10 +415,11 @@ class StiefelField(ManifoldField):
 
     def __post_init__(self):
         self._check_group(_ORTHOGONAL)
-        if not 1 <= self.p <= self.n:
+        check_int(self.n, "n")
+        check_int(self.p, "p")
+        if self.p > self.n:
             raise ValueError(f"StiefelField needs 1 ≤ p ≤ n, got n = {self.n}, p = {self.p}")
-        if self.side not in ("right", "left"):
-            raise ValueError(f"side must be 'right' (O(p) acting on columns) or 'left' (O(n)), got {self.side!r}")
+        check_choice(self.side, ("right", "left"), "side ('right': O(p) acting on columns, 'left': O(n))")
         expected = self.p if self.side == "right" else self.n
         if self.group.n != expected:  # type: ignore[attr-defined]
             raise ValueError(f"the {self.side} action on St({self.n}, {self.p}) is by O({expected}), got {self.group!r}")

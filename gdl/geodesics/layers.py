@@ -35,7 +35,7 @@ import geoopt
 import torch
 from torch import nn
 
-from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, SizeDependentTypes, TrivialField, TupleField, seeded
+from gdl.core import EquivariantModule, FieldType, ProductField, ProductGroup, TrivialField, TupleField, seeded
 from gdl.core.checks import check_int
 from gdl.symmetries.euclidean import Orthogonal, VectorField
 from gdl.symmetries.permutations import Permutations
@@ -62,7 +62,12 @@ def random_stiefel(n: int, p: int, dtype: torch.dtype = torch.float32) -> torch.
     return (q * torch.sign(torch.diagonal(r)).unsqueeze(0)).to(dtype)
 
 
-class MobiusLinear(SizeDependentTypes, EquivariantModule):
+def _without_extra_axis(bad: dict[str, tuple]) -> dict[str, tuple]:
+    """The base's bad inputs minus "one axis too many", for layers that take any number of leading axes."""
+    return {what: inputs for what, inputs in bad.items() if "one axis too many" not in what}
+
+
+class MobiusLinear(EquivariantModule):
     """Hyperbolic linear layer (Ganea, Bécigneul & Hofmann 2018): y = (W ⊗_c x) ⊕_c b.
 
     .. math::
@@ -73,45 +78,45 @@ class MobiusLinear(SizeDependentTypes, EquivariantModule):
     (a ``ManifoldParameter`` on the ball, trained by a Riemannian optimiser). Both come from geoopt
     (``mobius_matvec``, ``mobius_add``); the output is projected into the ball as geoopt recommends.
 
-    Symmetry: S_N on a set of N points (see the module docstring for why rotations are not declared).
+    Symmetry: S_N on a set of N points (see the module docstring for why rotations are not declared); N is read
+    from the input (:meth:`field_types`), so one layer runs on sets of any size.
 
     Args:
         in_features, out_features: n_in and n_out (points of D^{n_in} → D^{n_out}).
         curvature: K < 0 of both balls.
         bias: learn the bias point b (initialised at the origin).
-        num_points: N for the declared S_N types; ``None`` (default) runs on any number of points and
-            :meth:`field_types` gives the types for a particular N.
 
     Shapes:
         ``[..., N, n_in]`` → ``[..., N, n_out]`` (any leading axes; every point mapped alone).
     """
 
     expected_graph_breaks = 2  # geoopt's tan_κ / artan_κ branch on the sign of κ (module docstring)
-    size_attribute, size_noun = "num_points", "points"
 
-    def __init__(self, in_features: int, out_features: int, curvature: float = -1.0, bias: bool = True,
-                 num_points: int | None = None):
+    def __init__(self, in_features: int, out_features: int, curvature: float = -1.0, bias: bool = True):
         super().__init__()
         self.in_features = check_int(in_features, "in_features")
         self.out_features = check_int(out_features, "out_features")
-        self.num_points = None if num_points is None else check_int(num_points, "num_points")
         self.curvature = -hyperbolic_c(curvature)
         self.ball = poincare_ball(self.curvature)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # nn.Linear's initialisation
         self.bias = geoopt.ManifoldParameter(torch.zeros(out_features), manifold=self.ball) if bias else None
 
-    def field_types(self, num_points: int) -> tuple[FieldType, FieldType]:
-        """``(in_type, out_type)`` on sets of ``num_points`` points."""
-        group = Permutations(num_points)
+    def _check(self, x: torch.Tensor) -> None:
+        check_points(x, "poincare", dim=self.in_features, curvature=self.curvature, name="MobiusLinear input")
+        if x.dim() < 2:
+            raise ValueError(f"MobiusLinear expects a set of points [..., N, {self.in_features}], got shape "
+                             f"{list(x.shape)}")
+
+    def field_types(self, x: torch.Tensor) -> tuple[FieldType, FieldType]:
+        """``(in_type, out_type)`` on the set of N = ``x.shape[-2]`` points of ``x``: S_N relabels them."""
+        self._check(x)
+        group = Permutations(x.shape[-2])
         return (PoincareBallField(group, self.in_features, self.curvature),
                 PoincareBallField(group, self.out_features, self.curvature))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_points(x, "poincare", dim=self.in_features, curvature=self.curvature, name="MobiusLinear input")
-        if self.num_points is not None and (x.dim() < 2 or x.shape[-2] != self.num_points):
-            raise ValueError(f"this MobiusLinear was built for sets of {self.num_points} points [..., "
-                             f"{self.num_points}, {self.in_features}], got shape {list(x.shape)}")
+        self._check(x)
         y = self.ball.mobius_matvec(self.weight, x)
         if self.bias is not None:
             y = self.ball.mobius_add(y, self.bias)
@@ -120,15 +125,22 @@ class MobiusLinear(SizeDependentTypes, EquivariantModule):
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
         with seeded(generator):
-            layer = cls(3, 4, curvature=-1.0, num_points=5)
+            layer = cls(3, 4, curvature=-1.0)
             with torch.no_grad():
                 layer.bias.copy_(layer.ball.expmap0(0.3 * torch.randn(4)))
             x = layer.ball.expmap0(0.5 * torch.randn(2, 5, 3))
         return layer, (x,)
 
+    def bad_inputs(self, x: torch.Tensor) -> dict[str, tuple]:
+        outside = x.clone()
+        outside[..., 0, :] = 2.0
+        return {**_without_extra_axis(super().bad_inputs(x)),
+                "a single point [n], not a set [..., N, n]": (x[(0,) * (x.dim() - 1)],),
+                f"points of dimension {self.in_features - 1}": (x[..., :-1],),
+                "points outside the ball": (outside,)}
+
     def extra_repr(self) -> str:
-        return (f"{self.in_features}, {self.out_features}, curvature={self.curvature:g}, bias={self.bias is not None}"
-                + ("" if self.num_points is None else f", num_points={self.num_points}"))
+        return f"{self.in_features}, {self.out_features}, curvature={self.curvature:g}, bias={self.bias is not None}"
 
 
 class HyperbolicDistanceLogits(EquivariantModule):
@@ -185,8 +197,38 @@ class HyperbolicDistanceLogits(EquivariantModule):
             prototypes = layer.ball.expmap0(0.3 * torch.randn(4, 3))
         return layer, (x, prototypes)
 
+    def bad_inputs(self, x: torch.Tensor, prototypes: torch.Tensor | None = None) -> dict[str, tuple]:
+        bad = {**_without_extra_axis(super().bad_inputs(x, prototypes)),
+               f"points of dimension {self.dim - 1}": (x[..., :-1], prototypes),
+               "points outside the ball": (torch.full_like(x, 1.0), prototypes)}
+        if prototypes is not None:
+            bad["two prototypes instead of all"] = (x, prototypes[:2])
+            bad["prototypes outside the ball"] = (x, torch.full_like(prototypes, 1.0))
+        return bad
+
+    def export(self) -> nn.Module:
+        return _PlainDistanceLogits(self.prototypes.detach(), self.log_scale.detach(), self.curvature, self.squared)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}, num_classes={self.num_classes}, curvature={self.curvature:g}, squared={self.squared}"
+
+
+class _PlainDistanceLogits(nn.Module):
+    """:class:`HyperbolicDistanceLogits` in plain torch: −β d(x, p_k)² (or −β d) with the closed-form distance."""
+
+    def __init__(self, prototypes: torch.Tensor, log_scale: torch.Tensor, curvature: float, squared: bool):
+        super().__init__()
+        self.prototypes = nn.Parameter(prototypes.clone())
+        self.log_scale = nn.Parameter(log_scale.clone())
+        self.c, self.squared = -curvature, squared
+
+    def forward(self, x: torch.Tensor, prototypes: torch.Tensor | None = None) -> torch.Tensor:
+        p = self.prototypes if prototypes is None else prototypes
+        x = x.unsqueeze(-2)
+        gap = (1 - self.c * (x * x).sum(-1)) * (1 - self.c * (p * p).sum(-1))
+        distance = (2 / math.sqrt(self.c)) * torch.asinh(math.sqrt(self.c) * (x - p).norm(dim=-1)
+                                                         / gap.clamp_min(torch.finfo(gap.dtype).tiny).sqrt())
+        return -self.log_scale.exp() * (distance ** 2 if self.squared else distance)
 
 
 class GeodesicDistances(EquivariantModule):
@@ -240,6 +282,14 @@ class GeodesicDistances(EquivariantModule):
             x, y = layer.manifold.expmap0(tangent(5)), layer.manifold.expmap0(tangent(4))
         return layer, (x, y)
 
+    def bad_inputs(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, tuple]:
+        bad = {**_without_extra_axis(super().bad_inputs(x, y)),
+               "one point instead of a set": (x[(0,) * (x.dim() - self.field.point_dims)], y),
+               "points of another dimension": (x, y[..., :-1])}
+        if isinstance(self.field, (PoincareBallField, LorentzField, SphereField)):
+            bad["points off the manifold"] = (x, 2 * y + 1)
+        return bad
+
     def extra_repr(self) -> str:
         return f"field={self.field!r}"
 
@@ -289,8 +339,32 @@ class OrthogonalLinear(EquivariantModule):
         with seeded(generator):
             return cls(4, 6, vector_dim=3), (torch.randn(2, 4, 3),)
 
+    def bad_inputs(self, x: torch.Tensor) -> dict[str, tuple]:
+        return {**_without_extra_axis(super().bad_inputs(x)),
+                f"{self.in_channels - 1} channels instead of {self.in_channels}": (x[..., :-1, :],),
+                f"vectors in R^{self.vector_dim + 1}": (torch.cat([x, x[..., :1]], dim=-1),),
+                "no channel axis": (x[(0,) * (x.dim() - 1)],)}
+
+    def export(self) -> nn.Module:
+        """A bias-free ``nn.Linear`` holding the current W, applied to the channel axis."""
+        linear = nn.Linear(self.in_channels, self.out_channels, bias=False).to(self.weight)
+        with torch.no_grad():
+            linear.weight.copy_(self.matrix)
+        return _ChannelLinear(linear)
+
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, vector_dim={self.vector_dim}"
+
+
+class _ChannelLinear(nn.Module):
+    """Plain form of :class:`OrthogonalLinear`: an ``nn.Linear`` on axis −2 of ``[..., C, n]``."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.transpose(-1, -2)).transpose(-1, -2)
 
 
 class SPDBiMap(EquivariantModule):
@@ -326,8 +400,43 @@ class SPDBiMap(EquivariantModule):
         with seeded(generator):
             return cls(5, 3), (_random_spd(2, 5),)
 
+    def bad_inputs(self, x: torch.Tensor) -> dict[str, tuple]:
+        return _spd_bad_inputs(super().bad_inputs(x), x)
+
+    def export(self) -> nn.Module:
+        return _PlainBiMap(self.weight.detach())
+
     def extra_repr(self) -> str:
         return f"{self.in_dim}, {self.out_dim}"
+
+
+class _PlainBiMap(nn.Module):
+    """Plain form of :class:`SPDBiMap`: Σ ↦ sym(Wᵀ Σ W) with a fixed W."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.weight.transpose(-1, -2) @ x @ self.weight
+        return 0.5 * (y + y.transpose(-1, -2))
+
+
+class _PlainLogMap(nn.Module):
+    """Plain form of :class:`SPDLogMap`: U diag(log λ) Uᵀ by ``torch.linalg.eigh``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        eigenvalues, eigenvectors = torch.linalg.eigh(x)
+        return (eigenvectors * eigenvalues.log().unsqueeze(-2)) @ eigenvectors.transpose(-1, -2)
+
+
+def _spd_bad_inputs(bad: dict[str, tuple], x: torch.Tensor) -> dict[str, tuple]:
+    """Bad inputs of the SPD layers (any leading axes): smaller matrices, not positive definite, not symmetric."""
+    asymmetric = x.clone()
+    asymmetric[..., 0, -1] += 1.0
+    return {**_without_extra_axis(bad), "matrices one size smaller": (x[..., :-1, :-1],),
+            "negative definite matrices": (-x,), "asymmetric matrices": (asymmetric,),
+            "non-square matrices": (x[..., :-1],)}
 
 
 def _random_spd(count: int, dim: int) -> torch.Tensor:
@@ -374,6 +483,12 @@ class SPDLogMap(EquivariantModule):
         with seeded(generator):
             return cls(4), (_random_spd(3, 4),)
 
+    def bad_inputs(self, x: torch.Tensor) -> dict[str, tuple]:
+        return _spd_bad_inputs(super().bad_inputs(x), x)
+
+    def export(self) -> nn.Module:
+        return _PlainLogMap()
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}, group={self.group!r}"
 
@@ -399,6 +514,12 @@ class SPDLayer(EquivariantModule):
     def example(cls, generator: torch.Generator | None = None):
         with seeded(generator):
             return cls(6, 3), (_random_spd(2, 6),)
+
+    def bad_inputs(self, x: torch.Tensor) -> dict[str, tuple]:
+        return _spd_bad_inputs(super().bad_inputs(x), x)
+
+    def export(self) -> nn.Module:
+        return nn.Sequential(self.bimap.export(), self.log.export())
 
     def extra_repr(self) -> str:
         return f"{self.bimap.in_dim}, {self.bimap.out_dim}"

@@ -206,7 +206,8 @@ def check_points(value: Any, kind: str, *, dim: int | None = None, columns: int 
 
 def _check_values(value: torch.Tensor, kind: str, c: float, name: str) -> None:
     if not bool(torch.isfinite(value).all()):
-        raise ValueError(f"{name} contain {int((~torch.isfinite(value)).sum())} non-finite entries (NaN or ±inf)")
+        raise ValueError(f"{name} must be finite, got {int((~torch.isfinite(value)).sum())} non-finite entries "
+                         "(NaN or ±inf)")
     tolerance = point_tolerance(value.dtype)
     x = value.to(torch.float64)
     if kind == "poincare":
@@ -214,38 +215,38 @@ def _check_values(value: torch.Tensor, kind: str, c: float, name: str) -> None:
         bad = square >= 1
         if bool(bad.any()):
             raise ValueError(f"{name} must lie inside the Poincaré ball c‖x‖² < 1 (c = {c:g}, radius 1/√c = "
-                             f"{1 / math.sqrt(c):.6g}): {_describe_count(bad, square.numel(), 'points')} are on or "
+                             f"{1 / math.sqrt(c):.6g}), got {_describe_count(bad, square.numel(), 'points')} on or "
                              f"outside it (largest √c‖x‖ = {float(square.max().sqrt()):.6g})")
     elif kind == "lorentz":
         form = -x[..., 0] ** 2 + (x[..., 1:] ** 2).sum(-1)
         deviation = (c * form + 1).abs() / (1 + c * x[..., 0] ** 2)
         if bool((x[..., 0] <= 0).any()):
-            raise ValueError(f"{name} must lie on the upper sheet x₀ > 0 of the hyperboloid; "
-                             f"{_describe_count(x[..., 0] <= 0, deviation.numel(), 'points')} have x₀ ≤ 0")
+            raise ValueError(f"{name} must lie on the upper sheet x₀ > 0 of the hyperboloid, got "
+                             f"{_describe_count(x[..., 0] <= 0, deviation.numel(), 'points')} with x₀ ≤ 0")
         if float(deviation.max()) > tolerance:
-            raise ValueError(f"{name} must lie on the hyperboloid ⟨x, x⟩_L = −1/c = {-1 / c:.6g}: the largest relative "
-                             f"violation |c⟨x, x⟩_L + 1| / (1 + c x₀²) is {float(deviation.max()):.3e} "
+            raise ValueError(f"{name} must lie on the hyperboloid ⟨x, x⟩_L = −1/c = {-1 / c:.6g}, got a largest relative "
+                             f"violation |c⟨x, x⟩_L + 1| / (1 + c x₀²) of {float(deviation.max()):.3e} "
                              f"> {tolerance:.0e} ({_describe_count(deviation > tolerance, deviation.numel(), 'points')})")
     elif kind == "sphere":
         deviation = (x.norm(dim=-1) - 1).abs()
         if float(deviation.max()) > tolerance:
-            raise ValueError(f"{name} must lie on the unit sphere ‖x‖ = 1: the largest |‖x‖ − 1| is "
+            raise ValueError(f"{name} must lie on the unit sphere ‖x‖ = 1, got a largest |‖x‖ − 1| of "
                              f"{float(deviation.max()):.3e} > {tolerance:.0e}")
     elif kind == "stiefel":
         gram = x.transpose(-1, -2) @ x
         deviation = float((gram - torch.eye(x.shape[-1], dtype=x.dtype)).abs().max())
         if deviation > tolerance:
-            raise ValueError(f"{name} must lie on the Stiefel manifold XᵀX = I: max |XᵀX − I| = {deviation:.3e} "
+            raise ValueError(f"{name} must lie on the Stiefel manifold XᵀX = I, got max |XᵀX − I| = {deviation:.3e} "
                              f"> {tolerance:.0e}")
     else:  # spd, symmetric
         scale = float(x.abs().max()) or 1.0
         asymmetry = float((x - x.transpose(-1, -2)).abs().max()) / scale
         if asymmetry > tolerance:
-            raise ValueError(f"{name} must be symmetric matrices: max |S − Sᵀ| / max |S| = {asymmetry:.3e} "
+            raise ValueError(f"{name} must be symmetric matrices, got max |S − Sᵀ| / max |S| = {asymmetry:.3e} "
                              f"> {tolerance:.0e}")
         if kind == "spd":
             smallest = torch.linalg.eigvalsh(x).min(-1).values
             if bool((smallest <= 0).any()):
-                raise ValueError(f"{name} must be symmetric positive definite: "
-                                 f"{_describe_count(smallest <= 0, smallest.numel(), 'matrices')} have an eigenvalue "
+                raise ValueError(f"{name} must be symmetric positive definite, got "
+                                 f"{_describe_count(smallest <= 0, smallest.numel(), 'matrices')} with an eigenvalue "
                                  f"≤ 0 (smallest {float(smallest.min()):.3e})")

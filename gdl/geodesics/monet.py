@@ -14,16 +14,24 @@ gauge-equivariant: rotating the frames changes its output, which is what GEM-CNN
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import torch
+from torch import nn
 from torch_geometric.nn import GMMConv
 
-from gdl.core import EquivariantModule, seeded
-from gdl.meshes.mesh import check_mesh_data, check_vertex_features, example_mesh_data, intrinsic_layer_types, vertex_count
+from gdl.core import Blueprint, EquivariantModule, Group, InvariantLinear, Pointwise, TrivialField, seeded
+from gdl.core.checks import check_int
+from gdl.meshes.mesh import check_mesh_data, check_vertex_features, intrinsic_layer_types, mesh_bad_inputs, vertex_count
+from gdl.symmetries.euclidean import Euclidean
+from gdl.testing.fixtures import example_mesh_data
 
-__all__ = ["MoNetConv", "log_map_coordinates"]
+__all__ = ["MoNetConv", "MoNet", "log_map_coordinates", "MONET_KEYS"]
+
+#: the mesh entries MoNet reads
+MONET_KEYS = ("edge_index", "edge_angle", "edge_length")
 
 
 def log_map_coordinates(data: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -59,11 +67,13 @@ class MoNetConv(EquivariantModule):
         x ``[V, C_in]`` and a mesh ``Data`` (``edge_index``, ``edge_angle``, ``edge_length``) → ``[V, C_out]``.
     """
 
+    context_keys = ("mesh",)
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 8, separate_gaussians: bool = False,
-                 root_weight: bool = True, bias: bool = True, group=None):
+                 root_weight: bool = True, bias: bool = True, group: Group | None = None):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.conv = GMMConv(in_channels, out_channels, dim=2, kernel_size=kernel_size,
+        self.in_channels, self.out_channels = check_int(in_channels, "in_channels"), check_int(out_channels, "out_channels")
+        self.conv = GMMConv(in_channels, out_channels, dim=2, kernel_size=check_int(kernel_size, "kernel_size"),
                             separate_gaussians=separate_gaussians, aggr="mean", root_weight=root_weight, bias=bias)
         self.reset_parameters()
         self.in_type, self.out_type = intrinsic_layer_types(in_channels, out_channels, group)
@@ -81,16 +91,89 @@ class MoNetConv(EquivariantModule):
 
     def forward(self, x: torch.Tensor, data: Any) -> torch.Tensor:
         check_vertex_features(x, data, self.in_channels)
-        check_mesh_data(data, ("edge_index", "edge_angle", "edge_length"))
+        check_mesh_data(data, MONET_KEYS)
         return self.conv(x, data.edge_index, log_map_coordinates(data, x.dtype))
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["MoNetConv", tuple]:
         data = example_mesh_data()
         with seeded(generator):
-            module = cls(3, 4, kernel_size=4).double()  # float64: see example_mesh_data
+            module = cls(3, 4, kernel_size=4).double()  # float64: see gdl.testing.fixtures.example_mesh_data
             module.conv.bias.data.normal_()
         return module, (torch.randn(data.num_nodes, 3, generator=generator, dtype=torch.float64), data)
 
+    def bad_inputs(self, x: Any, data: Any) -> dict[str, tuple]:
+        bad = super().bad_inputs(x, data)
+        bad[f"{self.in_channels - 1} channels instead of {self.in_channels}"] = (x[:, :-1], data)
+        return mesh_bad_inputs(bad, (x,), data, MONET_KEYS)
+
+    def export(self) -> nn.Module:
+        """torch-geometric's ``GMMConv`` (a copy) on the log-map coordinates of the mesh ``Data``: ``(x, data) → y``."""
+        return _PlainMoNetConv(copy.deepcopy(self.conv))
+
     def extra_repr(self) -> str:
         return f"{self.in_channels} → {self.out_channels}, kernel_size={self.conv.kernel_size}"
+
+
+class _PlainMoNetConv(nn.Module):
+    """:class:`MoNetConv` without checks or types."""
+
+    def __init__(self, conv: GMMConv):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor, data: Any) -> torch.Tensor:
+        return self.conv(x, data.edge_index, log_map_coordinates(data, x.dtype))
+
+
+class MoNet(Blueprint):
+    """MoNet on a mesh (a :class:`~gdl.core.Blueprint` with context ``"mesh"``): ``num_layers`` × (:class:`MoNetConv`
+    → σ), then a per-vertex linear map (:class:`~gdl.core.InvariantLinear`) to ``out_channels`` (Monti et al. 2017's
+    correspondence network: ELU, a classifier over the reference vertices).
+
+    Intrinsic pseudo-coordinates make it invariant under rigid motions of the mesh; it is not gauge-equivariant (its
+    kernels read ϑ in the mesh's fixed gauge). Its group is the intersection of its layers' groups.
+
+    Args:
+        in_channels, hidden_channels, out_channels: widths.
+        num_layers: number of MoNet convolutions (≥ 1).
+        kernel_size: Gaussians per convolution.
+        activation: σ, a name in :data:`gdl.core.ACTIVATIONS` or a callable.
+        group: the rigid motions the types are stated over (default ``Euclidean(3)``).
+
+    Shapes:
+        x ``[V, C_in]`` and a mesh ``Data`` from :meth:`gdl.meshes.Mesh.to_data` → ``[V, C_out]``.
+
+    Example:
+        >>> import torch
+        >>> from gdl.meshes import creature
+        >>> data = creature(1).to_data(torch.float64)
+        >>> net = MoNet(3, 8, 5, num_layers=2).double()
+        >>> net(torch.randn(data.num_nodes, 3, dtype=torch.float64), data).shape
+        torch.Size([42, 5])
+        >>> net.field_types(torch.randn(data.num_nodes, 3, dtype=torch.float64), data)[1]
+        TrivialField(group=E(3), channels=5)
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 4,
+                 kernel_size: int = 8, activation: Any = "elu", group: Group | None = None):
+        num_layers = check_int(num_layers, "num_layers")
+        widths = [in_channels] + [hidden_channels] * num_layers
+        layers: list[EquivariantModule] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [MoNetConv(a, b, kernel_size, group=group), Pointwise(activation=activation)]
+        layers.append(InvariantLinear(TrivialField(group or Euclidean(3), hidden_channels), out_channels))
+        super().__init__(*layers, context=("mesh",))
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    @classmethod
+    def example(cls, generator: torch.Generator | None = None) -> tuple["MoNet", tuple]:
+        data = example_mesh_data()
+        with seeded(generator):
+            module = cls(3, 6, 5, num_layers=2, kernel_size=4).double()
+        return module, (torch.randn(data.num_nodes, 3, generator=generator, dtype=torch.float64), data)
+
+    def bad_inputs(self, x: Any, data: Any) -> dict[str, tuple]:
+        bad = super().bad_inputs(x, data)
+        bad[f"{self.in_channels + 1} input channels instead of {self.in_channels}"] = (torch.cat([x, x[:, :1]], 1), data)
+        return mesh_bad_inputs(bad, (x,), data, MONET_KEYS)

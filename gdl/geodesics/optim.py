@@ -33,6 +33,8 @@ import geoopt
 import torch
 from torch import nn
 
+from gdl.core.checks import check_choice
+
 from .manifolds import check_points
 
 __all__ = ["riemannian_optimizer", "manifold_parameters", "check_manifold_parameters", "ManifoldConstraintError",
@@ -127,7 +129,11 @@ def riemannian_optimizer(model: nn.Module | Iterable, method: str = "adam", lr: 
         method: ``"adam"`` (``RiemannianAdam``) or ``"sgd"`` (``RiemannianSGD``; pass ``momentum`` etc. in kwargs).
         lr: learning rate of the ordinary (Euclidean) parameters.
         manifold_lr: learning rate of the manifold parameters (default ``lr``).
-        weight_decay: L2 penalty of the ordinary parameters only (decay towards 0 has no meaning on a manifold).
+        weight_decay: L2 penalty of the ordinary parameters only: geoopt would add ``weight_decay · θ`` to the
+            Euclidean gradient of every parameter in a group, and on a manifold that pulls θ towards the origin of
+            its chart (the centre of the ball, a meaningless point of the Stiefel manifold), so the manifold
+            parameters get a group of their own with ``weight_decay = 0`` (``tests/test_geodesics.py`` checks the
+            update against the Riemannian step computed by hand).
         stabilize: project manifold parameters back onto their manifolds every this many steps (geoopt).
         check_every: check the manifold constraints every this many steps (``None``: never).
         **kwargs: further optimiser arguments (``betas``, ``momentum``, ``nesterov``, ...).
@@ -137,12 +143,14 @@ def riemannian_optimizer(model: nn.Module | Iterable, method: str = "adam", lr: 
         ``lambda params: riemannian_optimizer(model, ...)``.
 
     Raises:
-        ValueError: unknown ``method``, no trainable parameters, or a non-positive learning rate.
+        ValueError: unknown ``method``, no trainable parameters, a non-positive learning rate or a negative
+            weight decay.
     """
-    if method not in OPTIMIZERS:
-        raise ValueError(f"method must be one of {sorted(OPTIMIZERS)}, got {method!r}")
+    check_choice(method, tuple(sorted(OPTIMIZERS)), "method")
     if lr <= 0 or (manifold_lr is not None and manifold_lr <= 0):
         raise ValueError(f"learning rates must be positive, got lr={lr}, manifold_lr={manifold_lr}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be ≥ 0 (an L2 penalty of the ordinary parameters), got {weight_decay}")
     named = [(name, p) for name, p in _named(model) if p.requires_grad]
     if not named:
         raise ValueError("the model has no trainable parameters")

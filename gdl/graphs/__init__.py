@@ -1,6 +1,11 @@
 """Graphs and sets: the symmetric group S_n (book §4.1, §5.3–5.5).
 
-* :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``.
+* :mod:`gdl.graphs.base`: what the layers share: input checks, ``Nodewise`` (a map of every node alone), ``NodeDropout``.
+* :mod:`gdl.graphs.networks`: the networks as blueprints: ``ConvolutionalGNN`` (GCN, GraphSAGE), ``AttentionalGNN``
+  (GAT), ``MessagePassingGNN``, the graph-blind ``NodeMLP`` and a ``GraphTransformer``.
+* :mod:`gdl.graphs.readout`: the invariant pooling of every graph of a batch (``GraphReadout``) and heads after it.
+* :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``;
+  ``TransformerGNN``, a stack of them on one attention graph.
 * :mod:`gdl.graphs.builders`: attention graphs (complete, causal, window, dilated, global tokens + window).
 * :mod:`gdl.graphs.positional`: sinusoidal, Laplacian-eigenvector and random-walk positional encodings.
 * :mod:`gdl.graphs.flavours`: the convolutional, attentional and message-passing GNN layers (⇄ ``GCNConv``, ``GATConv``…).
@@ -10,10 +15,13 @@
 * :mod:`gdl.graphs.edges`: the self-loop / duplicate-edge policies shared by these layers.
 
 S_n itself (``Permutations``, ``SetField``, ``GraphField``) lives in :mod:`gdl.symmetries` and is re-exported here.
+Every layer reads the number of nodes from its inputs (``layer.field_types(x, edge_index, ...)``); networks are
+:class:`~gdl.core.Blueprint` s whose context is the graph (``edge_index``, ``edge_attr``, ``batch``).
 """
 
 from gdl.symmetries.permutations import EdgeIndexField, GraphField, Permutations, SetField
 
+from .base import NodeDropout, Nodewise
 from .builders import (
     causal_graph,
     complete_graph,
@@ -26,9 +34,11 @@ from .builders import (
 from .egnn import EGNN, EGNNLayer
 from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms
 from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer
+from .networks import AttentionalGNN, ConvolutionalGNN, GraphTransformer, MessagePassingGNN, NodeMLP
 from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding
+from .readout import GraphReadout, InvariantMLP
 from .sets import DeepSets, EquivariantSetLayer, aggregate_set
-from .transformer import TransformerGNNLayer
+from .transformer import TransformerGNN, TransformerGNNLayer
 
 __all__ = [
     "Permutations", "SetField", "EdgeIndexField", "GraphField", "TransformerGNNLayer", "complete_graph",
@@ -36,5 +46,6 @@ __all__ = [
     "from_attention_mask", "sinusoidal_encoding", "laplacian_eigenvectors", "LaplacianPE", "random_walk_encoding",
     "RandomWalkPE", "ConvolutionalLayer", "AttentionalLayer", "MessagePassingLayer", "GINLayer", "GIN",
     "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN", "DeepSets",
-    "EquivariantSetLayer", "aggregate_set",
+    "EquivariantSetLayer", "aggregate_set", "Nodewise", "NodeDropout", "GraphReadout", "InvariantMLP",
+    "ConvolutionalGNN", "AttentionalGNN", "MessagePassingGNN", "NodeMLP", "GraphTransformer", "TransformerGNN",
 ]

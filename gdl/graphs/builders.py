@@ -127,8 +127,8 @@ def global_window_graph(num_nodes: int, radius: int, global_nodes, causal: bool 
     """
     n = check_int(num_nodes, "num_nodes", 1)
     r = check_int(radius, "radius", 0)
-    if isinstance(global_nodes, int) and not isinstance(global_nodes, bool):
-        if not 0 <= global_nodes <= n:
+    if isinstance(global_nodes, int):  # a count (bools are refused by check_int), else node ids
+        if check_int(global_nodes, "the number of global nodes", 0) > n:
             raise ValueError(f"the number of global nodes must be in 0..{n}, got {global_nodes}")
         ids = torch.arange(global_nodes, device=device)
     else:

@@ -16,6 +16,7 @@ and max aggregation, GCN's normalised sum and attention all give identical outpu
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import torch
@@ -23,18 +24,16 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from gdl.core import FieldType, TrivialField, seeded
+from gdl.core import Blueprint, FieldType, TupleField, check_int, seeded
 from gdl.core.checks import AGGREGATIONS, check_choice, check_edge_index
+from gdl.testing.fixtures import random_graph
 
-from .base import GraphLayer, mlp
+from .base import GraphLayer, graph_bad_inputs, mlp, node_field_types
 from .edges import prepare_edges
-from .flavours import node_field_types, random_graph
+from .readout import READOUTS, GraphReadout, InvariantMLP
 
-__all__ = ["GINLayer", "GIN", "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "initial_colours",
-           "disjoint_union", "READOUTS"]
-
-#: graph-level poolings A of :class:`GIN`
-READOUTS = ("sum", "mean", "max")
+__all__ = ["GINLayer", "JumpingGINLayer", "GIN", "wl_colour_refinement", "wl_histograms", "wl_distinguishes",
+           "initial_colours", "disjoint_union", "READOUTS"]
 #: the prime modulus of the multiset hashes of :func:`wl_colour_refinement`
 _PRIME = 2_147_483_647
 
@@ -57,22 +56,21 @@ class GINLayer(GraphLayer, MessagePassing):
         train_eps: learn ε.
         mlp_module: a module to use instead of Linear → ReLU → Linear (its sizes must fit C_in and C_out).
         self_loops, duplicates: edge policies (see :mod:`gdl.graphs.edges`); default ``"keep"`` as GIN.
-        num_nodes: N for the field types and input checks (``None``: any graph).
 
     Shapes:
         x ``[N, C_in]``, edge_index ``[2, E]`` → ``[N, C_out]``.
     """
 
     equivariance_tolerance: ClassVar[float | dict | None] = None
+    context_keys = ("edge_index",)
 
     def __init__(self, in_channels: int | None, out_channels: int | None, hidden_channels: int | None = None, *,
                  aggr: str = "sum", eps: float = 0.0, train_eps: bool = False, mlp_module: nn.Module | None = None,
-                 self_loops: str = "keep", duplicates: str = "keep", num_nodes: int | None = None):
+                 self_loops: str = "keep", duplicates: str = "keep"):
         super().__init__(aggr=check_choice(aggr, AGGREGATIONS, "aggr"))
         prepare_edges(torch.empty(2, 0, dtype=torch.long), 1, self_loops=self_loops, duplicates=duplicates)  # checks
         self.in_channels, self.out_channels = in_channels, out_channels
         self.self_loops, self.duplicates = self_loops, duplicates
-        self.num_nodes = self._check_num_nodes(num_nodes)
         if mlp_module is None:
             if in_channels is None or out_channels is None:
                 raise ValueError("in_channels and out_channels are needed to build the default MLP")
@@ -92,8 +90,9 @@ class GINLayer(GraphLayer, MessagePassing):
         if hasattr(self, "eps"):
             self.eps.data.fill_(self.initial_eps)
 
-    def field_types(self, num_nodes: int) -> tuple[FieldType, FieldType]:
-        return node_field_types(num_nodes, self.in_channels, self.out_channels)
+    def field_types(self, x: Tensor, edge_index: Tensor) -> tuple[FieldType, FieldType]:
+        """``(x, edge_index) → h`` under S_N, N = ``x.shape[0]``."""
+        return node_field_types(self._count_nodes(x, self.in_channels), self.in_channels, self.out_channels)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         num_nodes = self._count_nodes(x, self.in_channels)
@@ -106,10 +105,8 @@ class GINLayer(GraphLayer, MessagePassing):
         return x_j
 
     @classmethod
-    def from_pyg(cls, conv: MessagePassing, num_nodes: int | None = None) -> "GINLayer":
+    def from_pyg(cls, conv: MessagePassing) -> "GINLayer":
         """The same layer as a torch-geometric ``GINConv`` (a deep copy of its ``nn`` and ε)."""
-        import copy
-
         from torch_geometric.nn import GINConv
 
         if not isinstance(conv, GINConv):
@@ -118,23 +115,94 @@ class GINLayer(GraphLayer, MessagePassing):
         channels = (linears[0].in_features, linears[-1].out_features) if linears else (None, None)
         aggr = {"add": "sum"}.get(str(conv.aggr), str(conv.aggr))
         layer = cls(*channels, aggr=aggr, eps=float(conv.eps.detach()), train_eps=isinstance(conv.eps, nn.Parameter),
-                    mlp_module=copy.deepcopy(conv.nn), num_nodes=num_nodes)
+                    mlp_module=copy.deepcopy(conv.nn))
         return layer.to(conv.eps.device)
+
+    def export(self) -> nn.Module:
+        """torch-geometric's ``GINConv`` with a copy of the MLP and ε (for the graph as given: ``self_loops`` and
+        ``duplicates`` ``"keep"``).
+
+        Raises:
+            NotImplementedError: another edge policy (``GINConv`` has none).
+        """
+        from torch_geometric.nn import GINConv
+
+        if (self.self_loops, self.duplicates) != ("keep", "keep"):
+            raise NotImplementedError(f"GINLayer.export() is GINConv, which takes the graph as given; got "
+                                      f"self_loops={self.self_loops!r}, duplicates={self.duplicates!r}")
+        train_eps = isinstance(self.eps, nn.Parameter)
+        conv = GINConv(copy.deepcopy(self.mlp), train_eps=train_eps, aggr={"sum": "add"}.get(self.aggr, self.aggr))
+        conv.nn.load_state_dict(self.mlp.state_dict())  # GINConv re-initialises its nn when built
+        conv.eps.data = self.eps.detach().clone()
+        return conv.to(self.eps.device).train(self.training)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GINLayer", tuple]:
         """Sum aggregation with a learned ε = 0.25 on a 7-node multigraph."""
         with seeded(generator):
-            layer = cls(4, 6, 8, eps=0.25, train_eps=True, num_nodes=7)
+            layer = cls(4, 6, 8, eps=0.25, train_eps=True)
         return layer, (torch.randn(7, 4, generator=generator), random_graph(7, 14, generator))
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, aggr={self.aggr}, eps={float(self.eps):.3g}, "
-                f"self_loops={self.self_loops}, duplicates={self.duplicates}"
-                + (f", {super().extra_repr()}" if self.num_nodes else ""))
+                f"self_loops={self.self_loops}, duplicates={self.duplicates}")
 
 
-class GIN(GraphLayer):
+class JumpingGINLayer(GraphLayer, register=False):
+    """One stage of :class:`GIN`: h_j = ReLU(GIN_j(h_{j−1})), passing on every stage's output side by side.
+
+    The first stage maps x to h_1; stage j > 1 reads the last block h_{j−1} of [h_1 ‖ … ‖ h_{j−1}] and appends h_j,
+    so that the readout after the last stage pools every layer's embedding (Xu et al.'s readout of all depths).
+
+    Args:
+        layer: the GIN layer of this stage.
+        first: whether the input is x (else the concatenation of the earlier stages).
+
+    Shapes:
+        ``[N, C]``, edge_index ``[2, E]`` → ``[N, C_out]`` (first) or ``[N, C + C_out]``.
+    """
+
+    context_keys = ("edge_index",)
+
+    def __init__(self, layer: GINLayer, first: bool):
+        super().__init__()
+        self.layer, self.first = layer, bool(first)
+
+    def _width(self, h: Tensor) -> int:
+        width = self.layer.in_channels
+        self._count_nodes(h, width if self.first else None)
+        if h.shape[1] < width:
+            raise ValueError(f"a GIN stage reads the last {width} channels of the earlier stages' output, "
+                             f"got shape {list(h.shape)}")
+        return h.shape[1]
+
+    def field_types(self, h: Tensor, edge_index: Tensor) -> tuple[FieldType, FieldType]:
+        width = self._width(h)
+        out = self.layer.out_channels + (0 if self.first else width)
+        return node_field_types(h.shape[0], width, out)
+
+    def forward(self, h: Tensor, edge_index: Tensor) -> Tensor:
+        self._width(h)
+        new = torch.relu(self.layer(h if self.first else h[:, -self.layer.in_channels:], edge_index))
+        return new if self.first else torch.cat([h, new], dim=-1)
+
+    def export(self) -> nn.Module:
+        return _PlainJumpingStage(self.layer.export(), self.layer.in_channels, self.first)
+
+
+class _PlainJumpingStage(nn.Module):
+    """:class:`JumpingGINLayer` in plain torch."""
+
+    def __init__(self, conv: nn.Module, in_channels: int, first: bool):
+        super().__init__()
+        self.conv, self.in_channels, self.first = conv, in_channels, first
+
+    def forward(self, h: Tensor, edge_index: Tensor) -> Tensor:
+        new = torch.relu(self.conv(h if self.first else h[:, -self.in_channels:], edge_index))
+        return new if self.first else torch.cat([h, new], dim=-1)
+
+
+class GIN(Blueprint):
     """A graph-level GIN (Xu et al. 2019): J GIN layers with ReLU, a pooling A of every layer, then a linear head.
 
     .. math::
@@ -142,7 +210,9 @@ class GIN(GraphLayer):
         y_G = W \\big[ A(h^{(1)}) ‖ … ‖ A(h^{(J)}) \\big] + b
 
     with A = sum (``readout="sum"``, injective on multisets), mean or max over the nodes of each graph. The output
-    is invariant under relabelling the nodes (book eq. 6: the blueprint's invariant pooling A).
+    is invariant under relabelling the nodes (book eq. 6: the blueprint's invariant pooling A). A
+    :class:`~gdl.core.Blueprint` of :class:`JumpingGINLayer` stages, a :class:`~gdl.graphs.GraphReadout` that reads
+    ``batch`` from the context, and an :class:`~gdl.graphs.InvariantMLP` head; its group is S_N.
 
     Args:
         in_channels: C_in.
@@ -152,64 +222,72 @@ class GIN(GraphLayer):
         aggr: ⊕ inside every layer (``"sum"`` for GIN proper).
         readout: A, ``"sum"``, ``"mean"`` or ``"max"``.
         eps, train_eps: ε of every layer.
-        num_nodes: N for the field types and input checks (``None``: any graph).
 
     Shapes:
-        x ``[N, C_in]``, edge_index ``[2, E]``, batch ``[N]`` (graph of each node; ``None``: one graph),
-        num_graphs B (optional) → ``[B, out_channels]``.
+        x ``[N, C_in]``, edge_index ``[2, E]``, batch ``[N]`` (graph of each node; optional: one graph) →
+        ``[B, out_channels]``.
     """
 
     equivariance_tolerance: ClassVar[float | dict | None] = None
+    #: the readout reads the number of graphs from ``batch`` (one value read, which splits the graph in every frame
+    #: on the stack: readout, blueprint run, forward)
+    expected_graph_breaks = 4
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 3, *,
-                 aggr: str = "sum", readout: str = "sum", eps: float = 0.0, train_eps: bool = False,
-                 num_nodes: int | None = None):
-        super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        self.readout = check_choice(readout, READOUTS, "readout")
-        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
-        self.num_nodes = self._check_num_nodes(num_nodes)
+                 aggr: str = "sum", readout: str = "sum", eps: float = 0.0, train_eps: bool = False):
+        check_int(num_layers, "num_layers")
+        check_choice(readout, READOUTS, "readout")
         widths = [in_channels] + [hidden_channels] * num_layers
-        self.layers = nn.ModuleList(GINLayer(a, b, b, aggr=aggr, eps=eps, train_eps=train_eps)
-                                    for a, b in zip(widths[:-1], widths[1:]))
-        self.head = nn.Linear(num_layers * hidden_channels, out_channels)
+        stages = [JumpingGINLayer(GINLayer(a, b, b, aggr=aggr, eps=eps, train_eps=train_eps), first=j == 0)
+                  for j, (a, b) in enumerate(zip(widths[:-1], widths[1:]))]
+        super().__init__(*stages, GraphReadout(readout), InvariantMLP([num_layers * hidden_channels, out_channels]),
+                         context=("edge_index", "batch"))
+        self.readout = readout
+        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
 
-    def field_types(self, num_nodes: int) -> tuple[FieldType, FieldType]:
-        in_type, _ = node_field_types(num_nodes, self.in_channels, None)
-        return in_type, TrivialField(in_type.group, self.out_channels)
+    @property
+    def head(self) -> nn.Linear:
+        """The linear map W, b after the readout."""
+        return self.layers[-1].net[0]
 
     def node_embeddings(self, x: Tensor, edge_index: Tensor) -> list[Tensor]:
         """h^{(1)}, …, h^{(J)}, each ``[N, hidden]``."""
-        self._count_nodes(x, self.in_channels)
-        embeddings = []
-        for layer in self.layers:
-            x = torch.relu(layer(x, edge_index))
-            embeddings.append(x)
-        return embeddings
+        h = x
+        for stage in self.layers[:-2]:
+            h = stage(h, edge_index)
+        return list(h.split(self.hidden_channels, dim=-1))
 
-    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor:
-        """``num_graphs``: B when ``batch`` is given (default: ``batch.max() + 1``, which reads a value)."""
-        embeddings = self.node_embeddings(x, edge_index)
-        if batch is None:
-            batch, num_graphs = torch.zeros(x.shape[0], dtype=torch.long, device=x.device), 1
-        elif not isinstance(batch, Tensor) or batch.dtype != torch.long or batch.shape != (x.shape[0],):
-            given = f"{batch.dtype} {list(batch.shape)}" if isinstance(batch, Tensor) else type(batch).__name__
-            raise ValueError(f"batch must be an int64 tensor [{x.shape[0]}] (the graph of every node), got {given}")
-        elif num_graphs is None:
-            num_graphs = int(batch.max()) + 1 if batch.numel() else 1
-        pooled = [scatter(h, batch, dim=0, dim_size=num_graphs, reduce=self.readout) for h in embeddings]
-        return self.head(torch.cat(pooled, dim=-1))
+    def field_types(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None) -> tuple[FieldType, FieldType]:
+        in_type, out_type = super().field_types(x, edge_index, batch)
+        return (TupleField(in_type.fields[:2]) if batch is None else in_type), out_type
+
+    def forward(self, x: Tensor, edge_index: Tensor, batch: Tensor | None = None) -> Tensor:
+        """``batch``: the graph of every node ``[N]`` (``None``: one graph)."""
+        return super().forward(x, edge_index, batch)
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        bad = graph_bad_inputs(super().bad_inputs(*inputs), inputs)
+        if len(inputs) == 3:
+            x, edge_index, batch = inputs
+            negative = batch.clone()
+            negative[-1] = -1
+            bad["input 2: graph id -1"] = (x, edge_index, negative)
+            bad["input 2: one id too many"] = (x, edge_index, torch.cat([batch, batch[:1]]))
+        return bad
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["GIN", tuple]:
-        """Two GIN layers and a sum readout on a 7-node multigraph (one graph: the output is invariant)."""
+        """Two GIN layers and a sum readout on a batch of two multigraphs (7 and 5 nodes, mixed order)."""
         with seeded(generator):
-            model = cls(3, 8, 2, num_layers=2, num_nodes=7)
-        return model, (torch.randn(7, 3, generator=generator), random_graph(7, 14, generator))
+            model = cls(3, 8, 2, num_layers=2)
+        first, second = random_graph(7, 14, generator), random_graph(5, 8, generator)
+        order = torch.randperm(12, generator=generator)  # node k of the union is node order[k] of the two graphs
+        edge_index = torch.argsort(order)[torch.cat([first, second + 7], dim=1)]
+        batch = (order >= 7).long()
+        return model, (torch.randn(12, 3, generator=generator), edge_index, batch)
 
     def extra_repr(self) -> str:
-        return f"readout={self.readout}" + (f", {super().extra_repr()}" if self.num_nodes else "")
+        return f"readout={self.readout}, " + super().extra_repr()
 
 
 # -- 1-WL --------------------------------------------------------------------------------------------------------

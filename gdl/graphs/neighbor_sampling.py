@@ -20,7 +20,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import BaseSampler, NodeSamplerInput, SamplerOutput
 
-from gdl.core.checks import check_edge_index
+from gdl.core.checks import check_edge_index, check_int
 
 __all__ = ["UniformNeighborSampler", "neighbor_loader"]
 
@@ -38,7 +38,10 @@ class UniformNeighborSampler(BaseSampler):
 
     def __init__(self, data: Data, num_neighbors: list[int], seed: int = 0):
         super().__init__()
-        if not num_neighbors or any(not isinstance(k, int) or (k < 1 and k != -1) for k in num_neighbors):
+        fanouts = list(num_neighbors) if isinstance(num_neighbors, (list, tuple)) else []
+        for hop, fanout in enumerate(fanouts):
+            check_int(fanout, f"num_neighbors[{hop}]", -1)
+        if not fanouts or 0 in fanouts:
             raise ValueError(f"num_neighbors must be a non-empty list of positive fan-outs (or -1), got {num_neighbors}")
         num_nodes = int(data.num_nodes)
         edge_index = check_edge_index(data.edge_index, num_nodes)

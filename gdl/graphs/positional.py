@@ -15,20 +15,23 @@ encodings computed from the graph, which are themselves permutation-equivariant 
   eigenspace), so :class:`LaplacianPE` flips signs at random in training to make the model sign-invariant.
 * :func:`random_walk_encoding` (Dwivedi et al. 2022, "Graph Neural Networks with Learnable Structural and
   Positional Representations"): the return probabilities ``[P_ii, (P²)_ii, …, (P^k)_ii]`` of a random walk
-  P = D^{−1} A, exactly permutation-equivariant (:class:`RandomWalkPE`).
+  P = D^{−1} A, exactly permutation-equivariant (:class:`RandomWalkPE`, which appends them to the node features).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 from torch import nn
 from torch_geometric.utils import get_laplacian, is_undirected, to_dense_adj
 
-from gdl.core import EquivariantModule, seeded
+from gdl.core import TupleField, seeded
 from gdl.core.checks import check_edge_index, check_int
 from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
+
+from .base import GraphLayer
 
 __all__ = ["sinusoidal_encoding", "cycle_frequencies", "cycle_laplacian", "laplacian_eigenvectors",
            "random_sign_flip", "LaplacianPE", "random_walk_encoding", "RandomWalkPE"]
@@ -135,7 +138,7 @@ def random_sign_flip(vectors: torch.Tensor, generator: torch.Generator | None = 
     return vectors * (2 * signs - 1).to(device=vectors.device, dtype=vectors.dtype)
 
 
-class LaplacianPE(nn.Module):
+class LaplacianPE(GraphLayer):
     """Laplacian-eigenvector positional encoding, learned projection and random sign flips in training.
 
     ``forward(eigenvectors)`` = ``W · (s ⊙ eigenvectors) + b``, where s ∈ {±1}^k is drawn afresh at every
@@ -144,6 +147,9 @@ class LaplacianPE(nn.Module):
     also its cost: where the information sits in the signs (the Fiedler vector's sign splits a graph in two),
     a small model trained on few labels may not learn to recover it from sign-invariant combinations.
 
+    Given the eigenvectors as node features, the map is applied to every node alone, so it is S_N-equivariant
+    (in eval mode); the ambiguity lies in computing them (:func:`laplacian_eigenvectors`), not here.
+
     Args:
         k: number of eigenvectors.
         out_features: size of the encoding (usually d_model, added to the node embeddings).
@@ -151,20 +157,65 @@ class LaplacianPE(nn.Module):
             canonical ones of :func:`laplacian_eigenvectors`).
 
     Shapes:
-        ``[N, k]`` (from :func:`laplacian_eigenvectors`) → ``[N, out_features]``.
+        ``[..., N, k]`` (from :func:`laplacian_eigenvectors`) → ``[..., N, out_features]``.
     """
 
     def __init__(self, k: int, out_features: int, sign_flip: bool = True):
         super().__init__()
-        self.k, self.sign_flip = check_int(k, "k"), sign_flip
+        self.k, self.sign_flip = check_int(k, "k"), bool(sign_flip)
         self.projection = nn.Linear(self.k, check_int(out_features, "out_features"))
 
+    def _check(self, eigenvectors) -> int:
+        if not isinstance(eigenvectors, torch.Tensor) or not eigenvectors.is_floating_point():
+            given = eigenvectors.dtype if isinstance(eigenvectors, torch.Tensor) else type(eigenvectors).__name__
+            raise TypeError(f"LaplacianPE expects floating-point eigenvectors [N, {self.k}], got {given}")
+        if eigenvectors.dim() < 2 or eigenvectors.shape[-1] != self.k:
+            raise ValueError(f"LaplacianPE expects eigenvectors [N, {self.k}], got {list(eigenvectors.shape)}")
+        return eigenvectors.shape[-2]
+
+    def field_types(self, eigenvectors: torch.Tensor) -> tuple[SetField, SetField]:
+        group = Permutations(self._check(eigenvectors))
+        return SetField(group, self.k), SetField(group, self.projection.out_features)
+
     def forward(self, eigenvectors: torch.Tensor) -> torch.Tensor:
-        if not isinstance(eigenvectors, torch.Tensor) or eigenvectors.dim() < 2 or eigenvectors.shape[-1] != self.k:
-            given = list(eigenvectors.shape) if isinstance(eigenvectors, torch.Tensor) else type(eigenvectors).__name__
-            raise ValueError(f"LaplacianPE expects eigenvectors [N, {self.k}], got {given}")
+        self._check(eigenvectors)
         if self.training and self.sign_flip:
             eigenvectors = random_sign_flip(eigenvectors)
+        return self.projection(eigenvectors)
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        bad = super().bad_inputs(*inputs)
+        bad.pop("input 0: one axis too many", None)  # [..., N, k]: batch axes are valid
+        bad["input 0: a vector [k] instead of [N, k]"] = (inputs[0][0],)
+        return bad
+
+    def export(self) -> nn.Module:
+        return _PlainLaplacianPE(copy.deepcopy(self.projection), self.sign_flip).train(self.training)
+
+    @classmethod
+    def example(cls, generator: torch.Generator | None = None) -> tuple["LaplacianPE", tuple]:
+        """4 eigenvectors of a 6-cycle projected to 5 features."""
+        with seeded(generator):
+            module = cls(4, 5)
+        ring = torch.stack([torch.arange(6), (torch.arange(6) + 1) % 6])
+        _, vectors = laplacian_eigenvectors(torch.cat([ring, ring.flip(0)], dim=1), 6, 4)
+        return module, (vectors,)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, out_features={self.projection.out_features}, sign_flip={self.sign_flip}"
+
+
+class _PlainLaplacianPE(nn.Module):
+    """:class:`LaplacianPE` in plain torch (the same random flips in training)."""
+
+    def __init__(self, projection: nn.Linear, sign_flip: bool):
+        super().__init__()
+        self.projection, self.sign_flip = projection, sign_flip
+
+    def forward(self, eigenvectors: torch.Tensor) -> torch.Tensor:
+        if self.training and self.sign_flip:
+            signs = torch.randint(0, 2, (eigenvectors.shape[-1],), device=eigenvectors.device)
+            eigenvectors = eigenvectors * (2 * signs - 1).to(eigenvectors.dtype)
         return self.projection(eigenvectors)
 
 
@@ -172,12 +223,17 @@ def random_walk_encoding(edge_index: torch.Tensor, num_nodes: int, walk_length: 
                          dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Random-walk return probabilities ``[N, walk_length]``: column t−1 holds (P^t)_ii, P = D^{−1} A.
 
-    P[i, j] = 1/deg(i) for each edge i → j (row-stochastic; nodes without out-edges stay put with probability 0).
-    Computed densely (O(N³ · walk_length)) in ``dtype``.
+    A[i, j] counts the edges i → j (``edge_index[0] = i``) and D is the diagonal of out-degrees, so
+    P[i, j] = A[i, j] / outdeg(i): a walker at i takes one of its out-edges uniformly (row-stochastic; a node
+    without out-edges stays put with probability 0). Computed densely (O(N³ · walk_length)) in ``dtype``.
     """
     n, steps = check_int(num_nodes, "num_nodes"), check_int(walk_length, "walk_length")
     check_edge_index(edge_index, n)
-    adjacency = torch.zeros(n, n, dtype=dtype, device=edge_index.device)
+    return _return_probabilities(edge_index, n, steps, dtype)
+
+
+def _return_probabilities(edge_index: torch.Tensor, num_nodes: int, steps: int, dtype: torch.dtype) -> torch.Tensor:
+    adjacency = torch.zeros(num_nodes, num_nodes, dtype=dtype, device=edge_index.device)
     adjacency.index_put_((edge_index[0], edge_index[1]), torch.ones(edge_index.shape[1], dtype=dtype,
                                                                     device=edge_index.device), accumulate=True)
     transition = adjacency / adjacency.sum(dim=1, keepdim=True).clamp(min=1)
@@ -188,42 +244,68 @@ def random_walk_encoding(edge_index: torch.Tensor, num_nodes: int, walk_length: 
     return torch.stack(diagonals, dim=-1)
 
 
-class RandomWalkPE(EquivariantModule):
-    """The random-walk encoding of a graph as a layer: ``edge_index`` → node features ``[N, walk_length]``.
+class RandomWalkPE(GraphLayer):
+    """The random-walk encoding of a graph as a layer: node features ``x`` → ``[x ‖ RW(G)]``.
 
     .. math::
         \\mathrm{RW}(G)_i = \\big[P_{ii}, (P^2)_{ii}, …, (P^k)_{ii}\\big],\\qquad P = D^{-1} A,\\qquad
         \\mathrm{RW}(σ·G) = σ·\\mathrm{RW}(G)
 
-    Exactly permutation-equivariant: relabelling the graph permutes the return probabilities. The output dtype
-    follows the module's (``.double()`` gives float64).
+    Exactly permutation-equivariant: relabelling the graph permutes the return probabilities. The number of nodes
+    N is that of ``x`` (an ``edge_index`` alone does not say it: a node without edges appears in none), and the
+    encoding is appended to it, as torch-geometric's ``AddRandomWalkPE`` does; pass ``x = torch.empty(N, 0)`` for
+    the encoding alone. It has ``x``'s dtype and device.
 
     Args:
-        num_nodes: N.
         walk_length: number of steps k.
 
     Shapes:
-        edge_index ``[2, E]`` → ``[N, walk_length]``.
+        x ``[N, C]``, edge_index ``[2, E]`` → ``[N, C + walk_length]``.
     """
 
-    def __init__(self, num_nodes: int, walk_length: int):
-        super().__init__()
-        self.num_nodes, self.walk_length = check_int(num_nodes, "num_nodes"), check_int(walk_length, "walk_length")
-        group = Permutations(self.num_nodes)
-        self.in_type = EdgeIndexField(group)
-        self.out_type = SetField(group, self.walk_length)
-        self.register_buffer("dtype_reference", torch.zeros(0), persistent=False)
+    context_keys = ("edge_index",)
 
-    def forward(self, edge_index: torch.Tensor) -> torch.Tensor:
-        self.in_type.validate(edge_index)
-        return random_walk_encoding(edge_index, self.num_nodes, self.walk_length, dtype=self.dtype_reference.dtype)
+    def __init__(self, walk_length: int):
+        super().__init__()
+        self.walk_length = check_int(walk_length, "walk_length")
+
+    def field_types(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple[TupleField, SetField]:
+        group = Permutations(self._count_nodes(x, None))
+        return TupleField((SetField(group, x.shape[1]), EdgeIndexField(group))), SetField(group, x.shape[1] + self.walk_length)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        num_nodes = self._count_nodes(x, None)
+        if num_nodes == 0:
+            raise ValueError("a random walk needs a graph with at least one node, got x of shape "
+                             f"{list(x.shape)} (an empty graph)")
+        check_edge_index(edge_index, num_nodes)
+        return torch.cat([x, _return_probabilities(edge_index, num_nodes, self.walk_length, x.dtype)], dim=-1)
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        x, edge_index = inputs
+        bad = super().bad_inputs(*inputs)
+        bad.pop("input 0: one channel too many", None)  # any width is carried along
+        bad["an empty graph"] = (x[:0], edge_index[:, :0])
+        return bad
+
+    def export(self) -> nn.Module:
+        return _PlainRandomWalkPE(self.walk_length)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["RandomWalkPE", tuple]:
-        """Return probabilities of 5-step walks on a random 9-node graph."""
-        with seeded(generator):
-            module = cls(9, 5)
-        return module, (torch.randint(0, 9, (2, 24), generator=generator),)
+        """Return probabilities of 5-step walks on a random directed 9-node graph, appended to 2 features."""
+        return cls(5), (torch.randn(9, 2, generator=generator), torch.randint(0, 9, (2, 24), generator=generator))
 
     def extra_repr(self) -> str:
-        return f"num_nodes={self.num_nodes}, walk_length={self.walk_length}"
+        return f"walk_length={self.walk_length}"
+
+
+class _PlainRandomWalkPE(nn.Module):
+    """:class:`RandomWalkPE` in plain torch (no checks)."""
+
+    def __init__(self, walk_length: int):
+        super().__init__()
+        self.walk_length = walk_length
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, _return_probabilities(edge_index, x.shape[0], self.walk_length, x.dtype)], dim=-1)

@@ -18,9 +18,10 @@ permutation-equivariant: order is what the graph (causal) or the positional
 encodings (:mod:`gdl.graphs.positional`) bring back.
 
 :class:`TransformerGNNLayer` converts both ways with ``nn.TransformerEncoderLayer``
-(:meth:`~TransformerGNNLayer.from_torch`, :meth:`~TransformerGNNLayer.to_torch`)
-and dispatches the complete and the causal graph to
-``torch.nn.functional.scaled_dot_product_attention``.
+(:meth:`~TransformerGNNLayer.from_torch`, :meth:`~TransformerGNNLayer.export`) and dispatches the complete and
+the causal graph to ``torch.nn.functional.scaled_dot_product_attention``. :class:`TransformerGNN` stacks the
+layers as a :class:`~gdl.core.Blueprint` whose context is the attention graph (``nn.TransformerEncoder`` as
+message passing).
 """
 
 from __future__ import annotations
@@ -35,14 +36,15 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from gdl.core import TupleField, resolve_activation, seeded
-from gdl.core.checks import check_choice
+from gdl.core import Blueprint, FieldType, TupleField, check_int, resolve_activation, seeded
+from gdl.core.checks import check_choice, check_edge_index
+from gdl.symmetries.geometric import AbsentField
 from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
-from .base import GraphLayer
+from .base import GraphLayer, graph_bad_inputs
 from .builders import causal_graph, complete_graph, graph_structure
 
-__all__ = ["TransformerGNNLayer", "EdgeSoftmaxAttention", "PATHS"]
+__all__ = ["TransformerGNNLayer", "TransformerGNN", "TransformerEncoderLayerOnGraph", "EdgeSoftmaxAttention", "PATHS"]
 
 #: the values of ``path`` accepted by :meth:`TransformerGNNLayer.forward`
 PATHS = ("auto", "dense", "message_passing")
@@ -79,6 +81,7 @@ class EdgeSoftmaxAttention(MessagePassing):
         self.dropout = dropout
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """o_i = Σ_j α_ij v_j with dropout on α in training mode only (eval mode is deterministic)."""
         alpha = self.coefficients(query, key, edge_index)
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         return self.propagate(edge_index, value=value, alpha=alpha)
@@ -132,13 +135,16 @@ class TransformerGNNLayer(GraphLayer):
         d_model: feature size C (the embedding size).
         nhead: number of heads H; C must be divisible by H (head size d_h = C / H).
         dim_feedforward: hidden size of the feed-forward block.
-        dropout: dropout on α, after the attention and inside/after the feed-forward block (as PyTorch's).
+        dropout: dropout on α, after the attention and inside/after the feed-forward block (as PyTorch's; training
+            mode only).
         activation: ``"relu"``, ``"gelu"`` or a callable acting entrywise.
         layer_norm_eps: ε of both layer norms.
         norm_first: pre-norm instead of post-norm.
         bias: biases in the linear maps and layer norms.
-        num_nodes: the N for which ``in_type``/``out_type`` are stated; when given, inputs must have N nodes.
-            ``None``: the layer runs on any N and the field types are built per call (:meth:`field_type`).
+        path: the default of :meth:`forward`'s ``path`` (what a :class:`~gdl.core.Blueprint`, which passes no
+            keywords, runs): ``"auto"``, ``"dense"`` or ``"message_passing"``.
+
+    N is read from x (``layer.field_types(x, edge_index)``); the layer runs on any number of nodes.
 
     Shapes:
         x ``[N, C]`` or ``[B, N, C]`` (a batch of sequences sharing one graph), edge_index ``[2, E]`` →
@@ -155,24 +161,24 @@ class TransformerGNNLayer(GraphLayer):
 
     #: exact permutation symmetry
     equivariance_tolerance: ClassVar[float | dict | None] = None
+    context_keys = ("edge_index",)
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.0,
                  activation: str | Callable[[torch.Tensor], torch.Tensor] = "relu", layer_norm_eps: float = 1e-5,
-                 norm_first: bool = False, bias: bool = True, num_nodes: int | None = None, device=None, dtype=None):
+                 norm_first: bool = False, bias: bool = True, path: str = "auto", device=None, dtype=None):
         super().__init__()
         for name, value in (("d_model", d_model), ("nhead", nhead), ("dim_feedforward", dim_feedforward)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(value, name)
         if d_model % nhead:
             raise ValueError(f"the embedding size d_model={d_model} must be divisible by nhead={nhead} "
                              f"(each head gets d_model / nhead features)")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.activation_name, self.activation = resolve_activation(activation, choices=TORCH_ACTIVATIONS)
-        num_nodes = self._check_num_nodes(num_nodes)
+        self.path = check_choice(path, PATHS, "path")
         factory = {"device": device, "dtype": dtype}
         self.d_model, self.nhead, self.head_dim = d_model, nhead, d_model // nhead
-        self.dim_feedforward, self.dropout, self.norm_first, self.num_nodes = dim_feedforward, dropout, norm_first, num_nodes
+        self.dim_feedforward, self.dropout, self.norm_first = dim_feedforward, dropout, norm_first
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias, **factory)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias, **factory)
         self.attention = EdgeSoftmaxAttention(dropout)
@@ -193,16 +199,29 @@ class TransformerGNNLayer(GraphLayer):
             module.reset_parameters()
 
     # -- field types ---------------------------------------------------------------
-    def field_types(self, num_nodes: int) -> tuple[TupleField, SetField]:
-        """``(in_type, out_type)`` on N nodes: ``(x, edge_index)`` as ``TupleField((SetField(S_N, C),
-        EdgeIndexField(S_N)))`` → ``SetField(S_N, C)``."""
-        group = Permutations(num_nodes)
-        features = SetField(group, self.d_model)
-        return TupleField((features, EdgeIndexField(group))), features
+    def field_types(self, x: torch.Tensor, *edge_index: torch.Tensor | None) -> tuple[FieldType, SetField]:
+        """Types on N = ``x.shape[-2]`` nodes: ``(x, edge_index)`` as ``TupleField((SetField(S_N, C),
+        EdgeIndexField(S_N)))`` → ``SetField(S_N, C)``; ``(x,)`` alone (the complete graph) as ``SetField(S_N, C)``."""
+        features = self._features(x)
+        if not edge_index:
+            return features, features
+        graph = EdgeIndexField(features.group) if edge_index[0] is not None else AbsentField(features.group, "a graph")
+        return TupleField((features, graph)), features
+
+    def _features(self, x) -> SetField:
+        """Check that x is a floating-point ``[N, C]`` or ``[B, N, C]`` tensor; return its field type."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            given = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"x must be a floating-point tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {given}")
+        if x.dim() not in (2, 3):
+            raise ValueError(f"x must be a tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {list(x.shape)}")
+        field = SetField(Permutations(x.shape[-2]), self.d_model)
+        field.validate(x)
+        return field
 
     # -- forward ---------------------------------------------------------------------
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None, *, causal: bool = False,
-                path: str = "auto") -> torch.Tensor:
+                path: str | None = None) -> torch.Tensor:
         """Apply the layer on the graph ``edge_index`` (``None``: the complete or, with ``causal``, the causal graph).
 
         Args:
@@ -210,18 +229,16 @@ class TransformerGNNLayer(GraphLayer):
             edge_index: ``[2, E]`` edges j → i (``edge_index[:, e] = (j, i)``), or ``None``.
             causal: assert (and with ``edge_index=None``: use) the causal graph; an edge j → i with j > i raises.
             path: ``"auto"`` (dense for the complete/causal graph, else message passing), ``"dense"`` (requires one
-                of those two graphs) or ``"message_passing"``.
+                of those two graphs) or ``"message_passing"``; ``None``: the layer's ``path``.
         """
-        check_choice(path, PATHS, "path")
-        field = self._input_field(x)
-        num_nodes = x.shape[-2]
+        path = self.path if path is None else check_choice(path, PATHS, "path")
+        num_nodes = self._features(x).group.n
         if edge_index is None:
-            field.fields[0].validate(x)
             structure = "causal" if causal else "complete"
             if path == "message_passing":
                 edge_index = causal_graph(num_nodes, x.device) if causal else complete_graph(num_nodes, device=x.device)
         else:
-            field.validate((x, edge_index))
+            check_edge_index(edge_index, num_nodes)
             if causal:
                 self._check_causal(edge_index)
             structure = graph_structure(edge_index, num_nodes) if path != "message_passing" else None
@@ -238,15 +255,6 @@ class TransformerGNNLayer(GraphLayer):
             h = self.norm1(h + self._attention_block(h, edge_index, structure))
             h = self.norm2(h + self._feedforward_block(h))
         return h.squeeze(0) if unbatched else h
-
-    def _input_field(self, x) -> TupleField:
-        """Check that x is a floating-point ``[N, C]`` or ``[B, N, C]`` tensor; return the ``(x, edge_index)`` type."""
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            given = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-            raise TypeError(f"x must be a floating-point tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {given}")
-        if x.dim() not in (2, 3):
-            raise ValueError(f"x must be a tensor [N, {self.d_model}] or [B, N, {self.d_model}], got {list(x.shape)}")
-        return self.in_type if self.num_nodes is not None else self.field_types(x.shape[-2])[0]
 
     @staticmethod
     def _check_causal(edge_index: torch.Tensor) -> None:
@@ -283,7 +291,7 @@ class TransformerGNNLayer(GraphLayer):
 
         They sum to one over each node's incoming edges; column e of ``edge_index`` is edge e.
         """
-        self._input_field(x).validate((x, edge_index))
+        check_edge_index(edge_index, self._features(x).group.n)
         h = x.unsqueeze(0) if x.dim() == 2 else x
         query, key, _ = self._heads(self.norm1(h) if self.norm_first else h)
         alpha = self.attention.coefficients(query, key, edge_index).transpose(0, 1)
@@ -291,12 +299,12 @@ class TransformerGNNLayer(GraphLayer):
 
     # -- conversion ---------------------------------------------------------------------
     @classmethod
-    def from_torch(cls, layer: nn.TransformerEncoderLayer, num_nodes: int | None = None) -> "TransformerGNNLayer":
+    def from_torch(cls, layer: nn.TransformerEncoderLayer, path: str = "auto") -> "TransformerGNNLayer":
         """The same layer, with copies of ``layer``'s parameters.
 
         Every setting of ``nn.TransformerEncoderLayer`` carries over (``nhead``, ``dim_feedforward``, ``dropout``,
         ``activation``, ``layer_norm_eps``, ``norm_first``, ``bias``, dtype, device). The result is batch-first
-        whatever ``layer.batch_first`` is (the parameters do not depend on it).
+        whatever ``layer.batch_first`` is (the parameters do not depend on it). ``path``: the layer's default path.
         """
         if not isinstance(layer, nn.TransformerEncoderLayer):
             raise TypeError(f"from_torch expects a torch.nn.TransformerEncoderLayer, got {type(layer).__name__}")
@@ -311,43 +319,50 @@ class TransformerGNNLayer(GraphLayer):
         weight = attention.in_proj_weight
         gnn = cls(attention.embed_dim, attention.num_heads, layer.linear1.out_features, dropout=layer.dropout.p,
                   activation=activation, layer_norm_eps=layer.norm1.eps, norm_first=layer.norm_first,
-                  bias=layer.linear1.bias is not None, num_nodes=num_nodes, device=weight.device, dtype=weight.dtype)
-        gnn.load_state_dict(gnn._map_state(layer.state_dict(), to_torch=False))
+                  bias=layer.linear1.bias is not None, path=path, device=weight.device, dtype=weight.dtype)
+        gnn.load_state_dict(gnn._map_state(layer.state_dict(), towards_torch=False))
         return gnn.train(layer.training)
 
-    def to_torch(self) -> nn.TransformerEncoderLayer:
-        """An ``nn.TransformerEncoderLayer`` (``batch_first=True``) with copies of this layer's parameters.
+    def export(self) -> "TransformerEncoderLayerOnGraph":
+        """The same layer in plain torch: an ``nn.TransformerEncoderLayer`` (``batch_first=True``, copies of this
+        layer's parameters) that also takes the graph.
 
-        It computes the same function on the complete graph; pass ``src_mask`` (and ``is_causal=True``) for the
-        causal graph, or ``~to_attention_mask(edge_index, N)`` for any graph in which every node has an incoming
-        edge.
+        ``exported(x)`` is torch's own layer on the complete graph (pass ``src_mask`` and ``is_causal=True`` for the
+        causal one); ``exported(x, edge_index)`` attends over any graph, multigraphs and nodes without incoming
+        edges included, as this layer does. :meth:`from_torch` converts it back.
         """
         weight = self.in_proj.weight
         activation = self.activation_name if self.activation_name in TORCH_ACTIVATIONS else self.activation
-        layer = nn.TransformerEncoderLayer(self.d_model, self.nhead, self.dim_feedforward, dropout=self.dropout,
-                                           activation=activation, layer_norm_eps=self.norm1.eps, batch_first=True,
-                                           norm_first=self.norm_first, bias=self.in_proj.bias is not None,
-                                           device=weight.device, dtype=weight.dtype)
-        layer.load_state_dict(self._map_state(self.state_dict(), to_torch=True))
+        layer = TransformerEncoderLayerOnGraph(self.d_model, self.nhead, self.dim_feedforward, dropout=self.dropout,
+                                               activation=activation, layer_norm_eps=self.norm1.eps, batch_first=True,
+                                               norm_first=self.norm_first, bias=self.in_proj.bias is not None,
+                                               device=weight.device, dtype=weight.dtype)
+        layer.load_state_dict(self._map_state(self.state_dict(), towards_torch=True))
         return layer.train(self.training)
 
     _NAMES: ClassVar[tuple[tuple[str, str], ...]] = (
         ("in_proj.weight", "self_attn.in_proj_weight"), ("in_proj.bias", "self_attn.in_proj_bias"),
         ("out_proj.weight", "self_attn.out_proj.weight"), ("out_proj.bias", "self_attn.out_proj.bias"))
 
-    def _map_state(self, state: dict, to_torch: bool) -> dict:
+    def _map_state(self, state: dict, towards_torch: bool) -> dict:
         """Rename parameters between this layer and ``nn.TransformerEncoderLayer`` (other names coincide)."""
         mapping = {ours: theirs for ours, theirs in self._NAMES}
-        if not to_torch:
+        if not towards_torch:
             mapping = {theirs: ours for ours, theirs in mapping.items()}
         return {mapping.get(name, name): tensor.detach().clone() for name, tensor in state.items()}
 
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        bad = graph_bad_inputs(super().bad_inputs(*inputs), inputs)
+        bad["input 0: a vector instead of [N, C]"] = (inputs[0][0, 0],) + inputs[1:]
+        return bad
+
     @classmethod
     def example(cls, generator: torch.Generator | None = None) -> tuple["TransformerGNNLayer", tuple]:
-        """A 2-head layer on a random 7-node graph in which node 6 receives no message; x is a batch of 2."""
+        """A 2-head layer with dropout 0.25 (off in eval mode) on a random 7-node multigraph in which node 6 receives
+        no message; x is a batch of 2."""
         num_nodes = 7
         with seeded(generator):
-            layer = cls(8, 2, 16, activation="gelu", num_nodes=num_nodes)
+            layer = cls(8, 2, 16, dropout=0.25, activation="gelu")
         edges = torch.randint(0, num_nodes - 1, (2, 18), generator=generator)
         edges = torch.cat([edges, torch.tensor([[6, 6], [0, 3]])], dim=1)  # node 6 sends but never receives
         return layer, (torch.randn(2, num_nodes, 8, generator=generator), edges)
@@ -355,5 +370,118 @@ class TransformerGNNLayer(GraphLayer):
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, nhead={self.nhead}, dim_feedforward={self.dim_feedforward}, "
                 f"activation={self.activation_name}, norm_first={self.norm_first}, dropout={self.dropout}, "
-                f"num_nodes={self.num_nodes}")
+                f"path={self.path}")
 
+
+class TransformerEncoderLayerOnGraph(nn.TransformerEncoderLayer):
+    """``nn.TransformerEncoderLayer`` (plain torch) that also attends over a graph: what
+    :meth:`TransformerGNNLayer.export` returns.
+
+    ``layer(x)`` (and every argument of torch's ``forward``) runs torch's own layer: the complete graph, or a mask.
+    ``layer(x, edge_index)`` replaces the attention by the softmax over each node's incoming edges
+    (``edge_index[:, e] = (j, i)``: i attends to j; a repeated edge counts once per copy, a node without incoming
+    edges gets the empty sum), computed with gathers and scatters from this layer's own parameters. Batch-first
+    only.
+
+    Shapes:
+        x ``[B, N, C]`` or ``[N, C]``, edge_index ``[2, E]`` → like x.
+    """
+
+    def forward(self, src: torch.Tensor, edge_index: torch.Tensor | None = None, **torch_arguments) -> torch.Tensor:
+        if edge_index is None:
+            return super().forward(src, **torch_arguments)
+        if torch_arguments or not self.self_attn.batch_first:
+            raise TypeError("attention over edge_index takes no mask arguments and needs batch_first=True, got "
+                            f"{sorted(torch_arguments)} and batch_first={self.self_attn.batch_first}")
+        unbatched = src.dim() == 2
+        h = src.unsqueeze(0) if unbatched else src
+        if self.norm_first:
+            h = h + self._graph_attention(self.norm1(h), edge_index)
+            h = h + self._feedforward(self.norm2(h))
+        else:
+            h = self.norm1(h + self._graph_attention(h, edge_index))
+            h = self.norm2(h + self._feedforward(h))
+        return h.squeeze(0) if unbatched else h
+
+    def _graph_attention(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        attention = self.self_attn
+        batch, n, width = h.shape
+        heads = attention.num_heads
+        query, key, value = F.linear(h, attention.in_proj_weight, attention.in_proj_bias).view(
+            batch, n, 3, heads, width // heads).unbind(dim=2)  # [B, N, H, d_h]
+        source, target = edge_index
+        logits = (query[:, target] * key[:, source]).sum(-1) / math.sqrt(width // heads)  # [B, E, H]
+        index = target.view(1, -1, 1).expand_as(logits)
+        maxima = logits.new_full((batch, n, heads), -math.inf).scatter_reduce(1, index, logits, "amax")
+        weights = (logits - maxima[:, target]).exp()
+        total = weights.new_zeros(batch, n, heads).index_add(1, target, weights)
+        alpha = weights / (total[:, target] + 1e-16)  # torch-geometric's softmax, as the layer's
+        alpha = F.dropout(alpha, p=attention.dropout, training=self.training)
+        out = value.new_zeros(batch, n, heads, width // heads).index_add(1, target, alpha.unsqueeze(-1) * value[:, source])
+        return self.dropout1(attention.out_proj(out.reshape(batch, n, width)))
+
+    def _feedforward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(h)))))
+
+
+class TransformerGNN(Blueprint):
+    """A stack of :class:`TransformerGNNLayer` on one attention graph: ``nn.TransformerEncoder`` as message passing.
+
+    A :class:`~gdl.core.Blueprint` whose context is ``("edge_index",)``: ``net(x, edge_index)`` runs every layer on
+    the same graph (``edge_index=None``: the complete graph). S_N-equivariant on every graph.
+
+    Args:
+        layers: the layers, in order (see :meth:`build` and :meth:`from_torch`).
+
+    Shapes:
+        x ``[N, C]`` or ``[B, N, C]``, edge_index ``[2, E]`` (or ``None``) → like x.
+    """
+
+    equivariance_tolerance: ClassVar[float | dict | None] = None
+
+    def __init__(self, *layers: TransformerGNNLayer):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, TransformerGNNLayer):
+                raise TypeError(f"layer {i} of a TransformerGNN must be a TransformerGNNLayer, got {type(layer).__name__}")
+        super().__init__(*layers, context=("edge_index",))
+
+    @classmethod
+    def build(cls, d_model: int, nhead: int, num_layers: int, **options) -> "TransformerGNN":
+        """``num_layers`` fresh layers ``TransformerGNNLayer(d_model, nhead, **options)``."""
+        return cls(*(TransformerGNNLayer(d_model, nhead, **options) for _ in range(check_int(num_layers, "num_layers"))))
+
+    @classmethod
+    def from_torch(cls, layers, path: str = "auto") -> "TransformerGNN":
+        """The same stack as an ``nn.TransformerEncoder`` or a sequence of ``nn.TransformerEncoderLayer`` (copies)."""
+        layers = layers.layers if isinstance(layers, nn.TransformerEncoder) else layers
+        return cls(*(TransformerGNNLayer.from_torch(layer, path=path) for layer in layers))
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(x, edge_index)
+
+    def __getitem__(self, index: int) -> TransformerGNNLayer:
+        """Layer ``index`` (``net[0]``, like ``nn.Sequential``)."""
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def field_types(self, x: torch.Tensor, *edge_index: torch.Tensor | None) -> tuple[FieldType, FieldType]:
+        """Types on N = ``x.shape[-2]`` nodes: of ``(x, edge_index)``, or of ``(x,)`` alone (the complete graph)."""
+        in_type, out_type = super().field_types(x, *(edge_index or (None,)))
+        return (in_type if edge_index else in_type.fields[0]), out_type
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        return graph_bad_inputs(super().bad_inputs(*inputs), inputs)
+
+    @classmethod
+    def example(cls, generator: torch.Generator | None = None) -> tuple["TransformerGNN", tuple]:
+        """Two pre-norm layers with dropout 0.25 (off in eval mode) on the causal window graph of 7 tokens."""
+        from .builders import window_graph
+
+        with seeded(generator):
+            net = cls.build(8, 2, 2, dim_feedforward=16, dropout=0.25, norm_first=True)
+        return net, (torch.randn(2, 7, 8, generator=generator), window_graph(7, 2, causal=True))

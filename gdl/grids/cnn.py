@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from gdl.core import Blueprint, InvariantLinear, Pointwise, seeded
+from gdl.core.checks import check_int
 
 from .conv import PeriodicConv
 from .pooling import GlobalPool, LocalPool
@@ -47,7 +48,9 @@ class GridCNN(Blueprint):
                  kernel_size: int = 3, pool: str = "max", pool_size: int = 2, global_pool: str = "mean",
                  activation: str = "relu", ndim: int = 2):
         if not channels:
-            raise ValueError("channels must name at least one conv block")
+            raise ValueError("channels must name at least one conv block, got none")
+        check_int(num_classes, "num_classes")
+        check_int(pool_size, "pool_size")
         layers = []
         field = GridField(in_channels, ndim=ndim)
         for j, width in enumerate(channels):
@@ -61,6 +64,16 @@ class GridCNN(Blueprint):
         readout = GlobalPool(field, global_pool)
         layers += [readout, InvariantLinear(readout.out_type, num_classes)]
         super().__init__(*layers)
+        self.total_stride = field.stride
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        """The default ones, a wrong channel count and (with pooling) a grid not divisible by the pooling."""
+        (x,) = inputs
+        bad = super().bad_inputs(*inputs)
+        bad[f"{x.shape[1] + 1} channels instead of {x.shape[1]}"] = (torch.cat([x, x[:, :1]], dim=1),)
+        if self.total_stride > 1:
+            bad["grid not divisible by the pooling"] = (torch.cat([x, x[..., :1]], dim=-1),)
+        return bad
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):

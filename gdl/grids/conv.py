@@ -6,7 +6,7 @@ On the torus Z_H × Z_W the convolution with a filter θ of extent K,
 
 (d the dilation, a = ⌊d(K−1)/2⌋ the anchor), commutes exactly with every
 shift: ``conv(roll(x, t)) == roll(conv(x), t)``. It is computed as circular
-padding followed by one ``conv{1,2,3}d`` call; :meth:`PeriodicConv.to_torch`
+padding followed by one ``conv{1,2,3}d`` call; :meth:`PeriodicConv.export`
 returns the equivalent ``torch.nn.Conv2d(padding="same", padding_mode="circular")``.
 """
 
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gdl.core import EquivariantModule, seeded
+from gdl.core.checks import check_int
 
 from .translations import GridField, spatial_shape_name
 
@@ -34,8 +35,8 @@ def as_grid_field(in_type: GridField | int, ndim: int) -> GridField:
         if in_type.ndim != ndim:
             raise ValueError(f"expected a GridField with ndim={ndim}, got {in_type!r}")
         return in_type
-    if isinstance(in_type, int) and not isinstance(in_type, bool):
-        return GridField(in_type, ndim=ndim)
+    if isinstance(in_type, int):
+        return GridField(check_int(in_type, "in_channels"), ndim=ndim)
     raise TypeError(f"in_type must be a GridField or a channel count, got {type(in_type).__name__}")
 
 
@@ -43,8 +44,8 @@ def check_grid_extent(x: torch.Tensor, ndim: int, extent: int, layer: str) -> No
     """Raise when a spatial axis of ``x`` is shorter than a kernel's extent."""
     sizes = tuple(x.shape[-ndim:])
     if min(sizes) < extent:
-        raise ValueError(f"{layer} has a kernel of extent {extent}, but the grid {sizes} is smaller; "
-                         f"expected every spatial size ≥ {extent}")
+        raise ValueError(f"{layer} has a kernel of extent {extent}: expected every spatial size ≥ {extent}, "
+                         f"got a grid {sizes}")
 
 
 class PeriodicConv(EquivariantModule):
@@ -71,8 +72,7 @@ class PeriodicConv(EquivariantModule):
         super().__init__()
         in_type = as_grid_field(in_type, ndim)
         for name, value in (("out_channels", out_channels), ("kernel_size", kernel_size), ("dilation", dilation)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(value, name)
         self.in_type = in_type
         self.out_type = GridField(out_channels, in_type.ndim, in_type.stride, in_type.group)
         self.kernel_size, self.dilation = kernel_size, dilation
@@ -102,8 +102,9 @@ class PeriodicConv(EquivariantModule):
         padded = F.pad(x, (before, after) * ndim, mode="circular") if total else x
         return _CONV[ndim](padded, self.weight, self.bias, dilation=self.dilation)
 
-    def to_torch(self) -> nn.Module:
-        """The same map as a standard ``nn.Conv{n}d(padding="same", padding_mode="circular")``."""
+    def export(self) -> nn.Module:
+        """The same map as a standard ``nn.Conv{n}d(padding="same", padding_mode="circular")`` (a snapshot of the
+        current weights)."""
         ndim = self.in_type.ndim
         conv = _TORCH_CONV[ndim](self.in_type.channels, self.out_type.channels, self.kernel_size,
                                  padding="same", padding_mode="circular", dilation=self.dilation,
@@ -113,6 +114,15 @@ class PeriodicConv(EquivariantModule):
             if self.bias is not None:
                 conv.bias.copy_(self.bias)
         return conv
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        """The default ones, a wrong channel count and a grid smaller than the kernel's extent."""
+        (x,) = inputs
+        bad = super().bad_inputs(*inputs)
+        bad[f"{x.shape[1] + 1} channels instead of {x.shape[1]}"] = (torch.cat([x, x[:, :1]], dim=1),)
+        small = x[(slice(None), slice(None)) + (slice(0, self.extent - 1),) * self.in_type.ndim]
+        bad[f"grid {list(small.shape[2:])} smaller than the kernel extent {self.extent}"] = (small,)
+        return bad
 
     def extra_repr(self) -> str:
         return (f"{self.in_type.channels} → {self.out_type.channels}, kernel_size={self.kernel_size}, "

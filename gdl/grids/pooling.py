@@ -18,8 +18,10 @@ from math import comb
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from gdl.core import EquivariantModule, TrivialField
+from gdl.core.checks import check_choice, check_int
 
 from .conv import as_grid_field, check_grid_extent
 from .translations import GridField, Translations
@@ -65,10 +67,9 @@ class LocalPool(EquivariantModule):
                  blur_size: int = 3, ndim: int = 2):
         super().__init__()
         in_type = as_grid_field(in_type, ndim)
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
-        if not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"kernel_size must be a positive integer, got {kernel_size!r}")
+        check_choice(mode, self.MODES, "mode")
+        check_int(kernel_size, "kernel_size")
+        check_int(blur_size, "blur_size")
         stride = in_type.stride * kernel_size
         group = in_type.group.intersection(Translations(in_type.ndim, step=stride))
         self.in_type = in_type.restrict(group)
@@ -94,6 +95,42 @@ class LocalPool(EquivariantModule):
         blurred_input = F.pad(dense, (pad // 2, pad - pad // 2) * ndim, mode="circular")
         conv = getattr(F, f"conv{ndim}d")
         return conv(blurred_input, self.blur.to(x.dtype), stride=k, groups=self.in_type.channels)
+
+    def export(self) -> nn.Module:
+        """The same pooling in plain torch: ``nn.MaxPool{n}d`` / ``nn.AvgPool{n}d``, or for ``"blurmax"`` circular
+        padding, a stride-1 max-pool, circular padding and a depthwise ``nn.Conv{n}d`` holding the binomial filter."""
+        ndim, k = self.in_type.ndim, self.kernel_size
+        if self.mode == "max":
+            return _MAX_POOL[ndim](k)
+        if self.mode == "avg":
+            return _AVG_POOL[ndim](k)
+        layers: list[nn.Module] = []
+        if k > 1:
+            layers += [_CIRCULAR_PAD[ndim]((0, k - 1) * ndim), _MAX_POOL[ndim](k, stride=1)]
+        pad = self.blur_size - 1
+        channels = self.in_type.channels
+        blur = _CONV[ndim](channels, channels, self.blur_size, stride=k, groups=channels, bias=False,
+                           dtype=self.blur.dtype, device=self.blur.device)
+        with torch.no_grad():
+            blur.weight.copy_(self.blur)
+        blur.weight.requires_grad_(False)
+        layers += [_CIRCULAR_PAD[ndim]((pad // 2, pad - pad // 2) * ndim), blur]
+        return nn.Sequential(*layers)
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        """The default ones, a wrong channel count, a grid not divisible by k and (blurmax) one smaller than the blur."""
+        (x,) = inputs
+        ndim, k = self.in_type.ndim, self.kernel_size
+        bad = super().bad_inputs(*inputs)
+        bad[f"{x.shape[1] + 1} channels instead of {x.shape[1]}"] = (torch.cat([x, x[:, :1]], dim=1),)
+        if k > 1:
+            bad[f"grid not divisible by {k}"] = (torch.cat([x, x[..., :1]], dim=-1),)
+        if self.mode == "blurmax" and max(k, self.blur_size) > k:
+            extent = max(k, self.blur_size)
+            small = torch.zeros(*x.shape[:2], *[k * ((extent - 1) // k)] * ndim, dtype=x.dtype)
+            if small.shape[-1] > 0:
+                bad[f"grid smaller than the blur extent {extent}"] = (small,)
+        return bad
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, mode={self.mode!r}, stride {self.in_type.stride} → {self.out_type.stride}"
@@ -123,8 +160,7 @@ class GlobalPool(EquivariantModule):
     def __init__(self, in_type: GridField | int, mode: str = "mean", *, ndim: int = 2):
         super().__init__()
         in_type = as_grid_field(in_type, ndim)
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check_choice(mode, self.MODES, "mode")
         self.in_type, self.mode = in_type, mode
         self.out_type = TrivialField(in_type.group, in_type.channels)
 
@@ -137,9 +173,45 @@ class GlobalPool(EquivariantModule):
             return x.sum(dim=dims)
         return x.amax(dim=dims)
 
+    def export(self) -> nn.Module:
+        """The same reduction in plain torch: ``[B, C, *grid] → [B, C]`` (flatten the grid, then mean, max or sum)."""
+        return _GridReduction(self.mode)
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        """The default ones and a wrong channel count."""
+        (x,) = inputs
+        bad = super().bad_inputs(*inputs)
+        bad[f"{x.shape[1] + 1} channels instead of {x.shape[1]}"] = (torch.cat([x, x[:, :1]], dim=1),)
+        return bad
+
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
         return cls(3, mode="max"), (torch.randn(2, 3, 6, 7, generator=generator),)
+
+
+_MAX_POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_AVG_POOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
+_CIRCULAR_PAD = {1: nn.CircularPad1d, 2: nn.CircularPad2d, 3: nn.CircularPad3d}
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+class _GridReduction(nn.Module):
+    """Plain-torch global pooling ``[B, C, *grid] → [B, C]`` (the export of :class:`GlobalPool`)."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(2)
+        if self.mode == "mean":
+            return flat.mean(-1)
+        if self.mode == "sum":
+            return flat.sum(-1)
+        return flat.amax(-1)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from gdl.core import FieldType, Group, GroupElement
+from gdl.core.checks import check_int
 from gdl.core.group import as_long_vector
 
 __all__ = ["Translations", "GridField", "spatial_shape_name", "shift_each"]
@@ -49,10 +50,9 @@ class Translations(Group):
     sample_radius: int = dataclasses.field(default=8, compare=False, repr=False)
 
     def __post_init__(self):
-        if self.ndim not in (1, 2, 3):
-            raise ValueError(f"Translations supports ndim 1, 2 or 3, got {self.ndim}")
-        if not isinstance(self.step, int) or self.step < 1:
-            raise ValueError(f"step must be a positive integer, got {self.step!r}")
+        if isinstance(self.ndim, bool) or self.ndim not in (1, 2, 3):
+            raise ValueError(f"Translations supports ndim 1, 2 or 3, got {self.ndim!r}")
+        check_int(self.step, "step")
 
     def element(self, shift: Any) -> GroupElement:
         """The shift by ``shift`` (``ndim`` integers, each a multiple of ``step``)."""
@@ -119,8 +119,8 @@ class GridField(FieldType):
     supports_pointwise = True
 
     def __post_init__(self):
-        if not isinstance(self.channels, int) or self.channels < 1:
-            raise ValueError(f"channels must be a positive integer, got {self.channels!r}")
+        check_int(self.channels, "channels")
+        check_int(self.stride, "stride")
         if self.group is None:
             object.__setattr__(self, "group", Translations(self.ndim, step=self.stride))
         if not isinstance(self.group, Translations) or self.group.ndim != self.ndim:

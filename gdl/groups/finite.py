@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 import torch
 
 from gdl.core import FieldType, Group, GroupElement
+from gdl.core.checks import check_int
 from gdl.grids.translations import Translations
 
 __all__ = ["DihedralGroup", "CyclicGroup", "SemidirectProduct", "p4", "p4m", "ImageField", "RegularField",
@@ -60,9 +61,7 @@ EXACT_ORDERS = (1, 2, 4)
 
 
 def _check_order(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of rotations n must be a positive integer, got {n!r}")
-    return n
+    return check_int(n, "the number of rotations n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,9 +101,9 @@ class DihedralGroup(Group):
     # -- elements ---------------------------------------------------------------
     def element(self, rotation: int = 0, flip: int = 0) -> GroupElement:
         """r^rotation m^flip: mirror the columns (if ``flip``), then rotate by 2π·rotation/n."""
-        if isinstance(rotation, bool) or not isinstance(rotation, int):
-            raise TypeError(f"rotation must be an integer (a multiple of 2π/{self.n}), got {rotation!r}")
-        if isinstance(flip, bool) or flip not in (0, 1) or not isinstance(flip, int):
+        # any integer (negative turns too): check_int on |rotation| refuses bools, floats and other types by name
+        check_int(abs(rotation) if isinstance(rotation, int) else rotation, "rotation (a multiple of 2π/n)", minimum=0)
+        if check_int(flip, "flip", minimum=0) > 1:
             raise ValueError(f"flip must be 0 or 1, got {flip!r}")
         if flip and not self.reflections:
             raise ValueError(f"{self!r} contains no reflections; use DihedralGroup({self.n}) for flip=1")
@@ -129,6 +128,11 @@ class DihedralGroup(Group):
         """All elements in index order: r⁰ … r^{n−1}, then m, r m, …, r^{n−1} m."""
         flips = (0, 1) if self.reflections else (0,)
         return [self._element((f, k)) for f in flips for k in range(self.n)]
+
+    def component_representatives(self) -> list[GroupElement]:
+        """The reflection m for D_n (always added to the harness's draws, so a layer that is equivariant to the
+        rotations only fails even with no random draws); none for C_n."""
+        return [self.element(flip=1)] if self.reflections else []
 
     def index(self, g: GroupElement) -> int:
         """Position of g in :meth:`elements` (its slot on the group axis of a :class:`RegularField`)."""
@@ -239,11 +243,27 @@ class SemidirectProduct(Group):
         return self._element((self._act_on_shift(h_inverse, t).inverse(), h_inverse))
 
     def sample(self, n: int = 1, generator: torch.Generator | None = None) -> list[GroupElement]:
+        if n == 0:
+            return []
         shifts = self.translations.sample(n, generator)
         points = self.point_group.elements()
         rounds = -(-n // len(points))
         order = torch.cat([torch.randperm(len(points), generator=generator) for _ in range(rounds)])[:n]
         return [self._element((t, points[int(i)])) for t, i in zip(shifts, order)]
+
+    def component_representatives(self) -> list[GroupElement]:
+        """A quarter turn (for n > 1) and, for D_n, a flip, each combined with a shift by (step, −2·step).
+
+        Z² ⋊ H is discrete and a random draw may miss the reflections (or, with few draws, the rotations): the
+        harness always adds these, so a layer equivariant to rotations but not to flips (or to shifts but not to
+        rotations) fails even with ``n_samples=0``.
+        """
+        step = self.translations.step
+        shift = (step, -2 * step)
+        elements = [self.element(shift, rotation=1)] if self.point_group.n > 1 else []
+        if self.point_group.reflections:
+            elements.append(self.element(shift, flip=1))
+        return elements
 
     def equal(self, a: GroupElement, b: GroupElement) -> bool:
         return a.data[0] == b.data[0] and a.data[1] == b.data[1]
@@ -405,11 +425,9 @@ class _PlanarField(FieldType):
     regular: ClassVar[bool] = False
 
     def __post_init__(self):
-        if isinstance(self.channels, bool) or not isinstance(self.channels, int) or self.channels < 1:
-            raise ValueError(f"channels must be a positive integer, got {self.channels!r}")
+        check_int(self.channels, "channels")
         point_group_of(self.group)
-        if isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1:
-            raise ValueError(f"stride must be a positive integer, got {self.stride!r}")
+        check_int(self.stride, "stride")
         if isinstance(self.group, SemidirectProduct) and self.group.translations.step % self.stride:
             raise ValueError(f"a field sampled with stride {self.stride} admits only shifts by multiples of {self.stride}, "
                              f"but the group {self.group!r} has step {self.group.translations.step}")

@@ -18,12 +18,14 @@ import torch
 from torch import nn
 
 from gdl.core import Blueprint, Group, InvariantLinear, Pointwise, seeded
-from gdl.core.checks import check_choice
+from gdl.core.checks import check_choice, check_int
+from gdl.grids.translations import Translations
+from gdl.testing.fixtures import smooth_disc_images
 
-from .finite import CyclicGroup, ImageField, p4, p4m, point_group_of
-from .gconv import GroupBatchNorm, GroupConv, GroupPool, InvariantPool, LiftingConv, SpatialPool, export, smooth_disc_images
+from .finite import CyclicGroup, ImageField, SemidirectProduct, p4, p4m, point_group_of
+from .gconv import GroupBatchNorm, GroupConv, GroupPool, InvariantPool, LiftingConv, SpatialPool, _planar_bad_inputs
 
-__all__ = ["GCNN", "P4CNN", "P4MCNN", "NETWORK_INTERPOLATION_TOLERANCE"]
+__all__ = ["GCNN", "Z2CNN", "P4CNN", "P4MCNN", "NETWORK_INTERPOLATION_TOLERANCE"]
 
 #: declared max |f(g·x) − f(x)| of a whole G-CNN over an interpolated point group (n ∉ {1, 2, 4}), on smooth
 #: inputs of unit scale; measured in tests/test_groups_gcnn.py: up to 6.3e-4 (C8) and 4.8e-4 (D8) for the registered
@@ -58,9 +60,8 @@ class GCNN(Blueprint):
                  kernel_size: int = 3, padding: str = "circular", batch_norm: bool = True, activation: str = "relu",
                  pool: str = "max", group_pool: str = "max", global_pool: str = "mean"):
         if not channels:
-            raise ValueError("channels must name at least one block")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+            raise ValueError("channels must name at least one block, got none")
+        check_int(num_classes, "num_classes")
         check_choice(pool, SpatialPool.MODES, "pool")  # checked here too: a one-block network builds no SpatialPool
         group = p4() if group is None else group
         field = ImageField(in_channels, group)
@@ -83,10 +84,21 @@ class GCNN(Blueprint):
         super().__init__(*layers)
         if not point_group_of(group).exact_on_grid:
             self.equivariance_tolerance = NETWORK_INTERPOLATION_TOLERANCE
+        self.kernel_size = kernel_size
 
     def export(self) -> nn.Sequential:
-        """The same function as plain ``torch.nn`` layers (see :func:`gdl.groups.gconv.export`)."""
-        return export(self)
+        """The same function as plain ``torch.nn`` layers, in evaluation mode: the layers' exports composed
+        (:meth:`~gdl.core.Blueprint.export`). Group convolutions become ``nn.Conv2d`` holding their current filter
+        banks (functions on the group are flattened to ``[B, C·|H|, H, W]`` around them), batch norm an
+        evaluation-mode ``nn.BatchNorm3d`` with the shared statistics, group pooling ``nn.MaxPool3d``/``AvgPool3d``,
+        σ the matching ``nn`` activation and the head its ``nn.Linear``. It computes what ``model.eval()`` computes
+        (to float round-off) and is a snapshot: later training of the model does not reach it."""
+        return super().export().eval()
+
+    def bad_inputs(self, *inputs) -> dict[str, tuple]:
+        """The default ones, a wrong channel count, a grid smaller than the first kernel and (quarter turns) a
+        non-square grid."""
+        return _planar_bad_inputs(self.layers[0], inputs, super().bad_inputs(*inputs), extent=self.kernel_size)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
@@ -134,6 +146,22 @@ class P4CNN(GCNN):
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
         return _example_model(cls, generator, 2, 3, channels=(3, 4, 5)), (torch.randn(2, 2, 12, 12, generator=generator),)
+
+
+class Z2CNN(P4CNN):
+    """The same blueprint over Z² ⋊ C1 = Z², i.e. an ordinary CNN with circular padding (Cohen & Welling's Z2CNN):
+    exactly invariant to shifts by multiples of its total pooling stride, and to no rotation.
+
+    The plain-CNN baseline of :mod:`gdl.experiments.rotated_mnist`; same arguments as :class:`GCNN`, with ``group``
+    fixed to shifts only.
+    """
+
+    default_group = staticmethod(lambda: SemidirectProduct(Translations(2), CyclicGroup(1)))
+
+    @classmethod
+    def example(cls, generator: torch.Generator | None = None):
+        model = _example_model(cls, generator, 1, 3, channels=(3, 4, 5))
+        return model, (torch.randn(2, 1, 16, 12, generator=generator),)
 
 
 class P4MCNN(P4CNN):

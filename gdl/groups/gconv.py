@@ -18,8 +18,9 @@ a rotated copy of the filter:
 Both run as **one** ``conv2d`` on a filter bank of |H| transformed filters stacked along the output channels. The
 bank is built in the forward pass (so gradients reach θ) by one index gather with a precomputed index (n ∈ {1, 2,
 4}: rotations permute the taps exactly) or by one product with a precomputed interpolation matrix (other n). No
-Python loop over group elements runs in ``forward``. ``export()`` returns the same function as plain
-``torch.nn`` layers (``Conv2d`` with the bank as its weight) for deployment.
+Python loop over group elements runs in ``forward``. Every layer's ``export()`` returns the same function as plain
+``torch.nn`` layers on the same tensors (``Conv2d`` with the bank as its weight between a ``Flatten`` and an
+``Unflatten`` of the group axis), and a G-CNN's :meth:`~gdl.core.Blueprint.export` composes them.
 
 Interpolated rotations (C_n, D_n with n ∉ {1, 2, 4}). The taps are coefficients of one smooth filter on the plane (a
 sum of Gaussian bumps at the taps, tapered to the disc of radius (K−1)/2 + ½, see :func:`filter_transforms`); the
@@ -33,15 +34,14 @@ Layout. A function on the group is ``[B, C, |H|, H, W]``; the conv runs on ``[B,
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gdl.core import Blueprint, EquivariantModule, InvariantLinear, Pointwise, TrivialField, seeded
+from gdl.core import EquivariantModule, TrivialField, seeded
 from gdl.core.checks import check_choice, check_int
 from gdl.grids import GlobalPool, GridField, LocalPool
 from gdl.grids.conv import check_grid_extent
@@ -49,40 +49,18 @@ from gdl.grids.translations import Translations
 
 from .finite import DihedralGroup, ImageField, RegularField, SemidirectProduct, act_on_grid, p4, p4m
 
-__all__ = ["LiftingConv", "GroupConv", "GroupPool", "SpatialPool", "InvariantPool", "GroupBatchNorm", "export",
-           "INTERPOLATION_TOLERANCE", "filter_transforms", "smooth_disc_images"]
+__all__ = ["LiftingConv", "GroupConv", "GroupPool", "SpatialPool", "InvariantPool", "GroupBatchNorm",
+           "INTERPOLATION_TOLERANCE", "filter_transforms"]
 
 PADDINGS = ("circular", "zeros")
 #: max |f(g·x) − g·f(x)| that layers over interpolated point groups (n ∉ {1, 2, 4}) promise on smooth inputs of unit
-#: scale (:func:`smooth_disc_images`, 25 × 25, outputs of size ≈ 5). Measured in tests/test_groups_gcnn.py over C8 and
-#: D8, the same in float64 and float32 (the error is the grid's resampling, not round-off): 3 × 3 filters up to 3.7e-2
-#: (up to 3.9e-2 over 25 seeds, ≈ 2 % of the output's size), 5 × 5 filters up to 1.5e-2; rotations by multiples of 90°
-#: stay exact (≤ 1e-10).
+#: scale (:func:`gdl.testing.fixtures.smooth_disc_images`, 25 × 25, outputs of size ≈ 5). Measured in
+#: tests/test_groups_gcnn.py over C8 and D8, the same in float64 and float32 (the error is the grid's resampling, not
+#: round-off): 3 × 3 filters up to 3.7e-2 (up to 3.9e-2 over 25 seeds, ≈ 2 % of the output's size), 5 × 5 filters up
+#: to 1.5e-2; rotations by multiples of 90° stay exact (≤ 1e-10).
 INTERPOLATION_TOLERANCE = {torch.float64: 5e-2, torch.float32: 5e-2}
 #: width σ (pixels) of the Gaussian bumps that make filters over interpolated point groups smooth
 FILTER_SMOOTHING = 1.0
-
-
-def smooth_disc_images(batch: int, channels: int, size: int, generator: torch.Generator | None = None,
-                       blobs: int = 6, width: float = 2.5) -> torch.Tensor:
-    """Smooth test signals for interpolated rotations: sums of Gaussian blobs inside the inscribed disc.
-
-    Bilinear resampling is accurate for signals that vary slowly on the pixel scale and vanish near the border, so
-    these are the inputs on which interpolated rotations are measured.
-
-    Shapes:
-        → ``[batch, channels, size, size]``, values of order 1.
-    """
-    centre = (size - 1) / 2
-    radius = torch.rand(batch, channels, blobs, generator=generator) * max(centre - 3.5 * width, 0.0)
-    angle = torch.rand(batch, channels, blobs, generator=generator) * 2 * math.pi
-    amplitude = torch.randn(batch, channels, blobs, generator=generator)
-    rows = centre + radius * torch.sin(angle)
-    cols = centre + radius * torch.cos(angle)
-    grid = torch.arange(size, dtype=torch.float32)
-    bump_rows = torch.exp(-((grid - rows[..., None]) ** 2) / (2 * width**2))  # [B, C, blobs, size]
-    bump_cols = torch.exp(-((grid - cols[..., None]) ** 2) / (2 * width**2))
-    return torch.einsum("bcki,bckj,bck->bcij", bump_rows, bump_cols, amplitude)
 
 
 def filter_transforms(point_group: DihedralGroup, kernel_size: int) -> torch.Tensor:
@@ -128,8 +106,8 @@ def _as_field(in_type, field_class, group, layer: str):
         return in_type
     if isinstance(in_type, (ImageField, RegularField)):
         raise TypeError(f"{layer} expects an input of type {field_class.__name__}, got {in_type!r}")
-    if isinstance(in_type, int) and not isinstance(in_type, bool):
-        return field_class(in_type, p4() if group is None else group)
+    if isinstance(in_type, int):
+        return field_class(check_int(in_type, "in_channels"), p4() if group is None else group)
     raise TypeError(f"{layer}: in_type must be a {field_class.__name__} or a channel count, got {type(in_type).__name__}")
 
 
@@ -194,7 +172,15 @@ class _FilterBankConv(EquivariantModule, register=False):
         return y.unflatten(1, (self.out_channels, self.group_size))
 
     def export(self) -> nn.Sequential:
-        """One ``nn.Conv2d`` holding the current filter bank: ``[B, C_in(·|H|), H, W] → [B, C_out·|H|, H, W]``."""
+        """One ``nn.Conv2d`` holding the current filter bank, on the same tensors as the layer: (``Flatten`` of the
+        group axis for a regular input,) ``Conv2d [B, C_in(·|H|), H, W] → [B, C_out·|H|, H, W]``, ``Unflatten``
+        to ``[B, C_out, |H|, H, W]``. A snapshot: later training of the layer does not reach it."""
+        flatten = [nn.Flatten(1, 2)] if self.field_class is RegularField else []
+        unflatten = nn.Unflatten(1, (self.out_channels, self.group_size))
+        if not self.point_group.exact_on_grid:
+            # interpolated groups: the bank is a product θ·M; a snapshot in float32 would not equal the float64
+            # layer to round-off, so the plain module forms the bank from θ in its forward pass, as the layer does
+            return nn.Sequential(*flatten, _InterpolatedBankConv(self), unflatten)
         bank = self.filter_bank().detach()
         conv = nn.Conv2d(bank.shape[1], bank.shape[0], self.kernel_size, padding=self.kernel_size // 2,
                          padding_mode=self.padding, bias=self.bias is not None, dtype=bank.dtype, device=bank.device)
@@ -202,11 +188,69 @@ class _FilterBankConv(EquivariantModule, register=False):
             conv.weight.copy_(bank)
             if self.bias is not None:
                 conv.bias.copy_(self._flat_bias())
-        return nn.Sequential(conv)
+        return nn.Sequential(*flatten, conv, unflatten)
+
+    def bad_inputs(self, *inputs: Any) -> dict[str, tuple]:
+        """The default ones, a wrong channel count, a wrong group axis, a grid smaller than the kernel and (for
+        point groups with quarter turns) a non-square grid."""
+        return _planar_bad_inputs(self, inputs, super().bad_inputs(*inputs), extent=self.kernel_size)
 
     def extra_repr(self) -> str:
         return (f"{self.in_type.channels} → {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding!r}, "
                 f"group={self.group!r}, bias={self.bias is not None}")
+
+
+def _lifting_bank(weight: torch.Tensor, index: torch.Tensor | None = None,
+                  matrix: torch.Tensor | None = None) -> torch.Tensor:
+    """The lifting bank ``[O·|H|, C, K, K]`` from θ ``[O, C, K, K]``: a gather by ``index [|H|, K²]`` (exact groups)
+    or a product with ``matrix [|H|, K², K²]`` (interpolated ones)."""
+    out_channels, in_channels, k, _ = weight.shape
+    flat = weight.flatten(2)  # [O, C, K²]
+    if index is not None:
+        bank = flat[:, :, index].transpose(1, 2)  # [O, |H|, C, K²]
+    else:
+        bank = torch.einsum("ocj,hjq->ohcq", flat, matrix.to(flat.dtype))
+    return bank.reshape(out_channels * bank.shape[1], in_channels, k, k)
+
+
+def _group_bank(weight: torch.Tensor, index: torch.Tensor | None = None, permutations: torch.Tensor | None = None,
+                matrix: torch.Tensor | None = None) -> torch.Tensor:
+    """The group-conv bank ``[O·|H|, C·|H|, K, K]`` from θ ``[O, C, |H|, K, K]``: one gather by ``index [|H|, |H|·K²]``
+    (exact groups), or a gather of the group axis by ``permutations`` and a product with ``matrix`` (others)."""
+    out_channels, in_channels, g, k, _ = weight.shape
+    if index is not None:
+        bank = weight.flatten(2)[:, :, index].transpose(1, 2)  # [O, |H|, C, |H|·K²]
+    else:
+        permuted = weight.flatten(3)[:, :, permutations]  # [O, C, |H| (h), |H| (h'), K²]
+        bank = torch.einsum("ochij,hjq->ohciq", permuted, matrix.to(permuted.dtype))
+    return bank.reshape(out_channels * g, in_channels * g, k, k)
+
+
+class _InterpolatedBankConv(nn.Module):
+    """Plain-torch export of a lifting / group convolution over an interpolated point group: it holds θ, the bias and
+    the interpolation constants and forms the bank (θ·M) in every forward pass, then runs one ``conv2d`` on
+    ``[B, C_in(·|H|), H, W]``. Casting it to float64 then gives the float64 layer's function to round-off."""
+
+    def __init__(self, layer: "_FilterBankConv"):
+        super().__init__()
+        self.weight = nn.Parameter(layer.weight.detach().clone())
+        self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
+        self.regular = layer.field_class is RegularField
+        self.register_buffer("matrix", layer.spatial_matrix.clone())
+        if self.regular:
+            self.register_buffer("permutations", layer.group_permutations.clone())
+        self.kernel_size, self.padding, self.group_size = layer.kernel_size, layer.padding, layer.group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.regular:
+            bank = _group_bank(self.weight, permutations=self.permutations, matrix=self.matrix)
+        else:
+            bank = _lifting_bank(self.weight, matrix=self.matrix)
+        bias = None if self.bias is None else self.bias.repeat_interleave(self.group_size)
+        anchor = self.kernel_size // 2
+        if self.padding == "circular":
+            return F.conv2d(F.pad(x, (anchor,) * 4, mode="circular"), bank, bias)
+        return F.conv2d(x, bank, bias, padding=anchor)
 
 
 class LiftingConv(_FilterBankConv):
@@ -250,13 +294,9 @@ class LiftingConv(_FilterBankConv):
                              persistent=False)
 
     def filter_bank(self) -> torch.Tensor:
-        out_channels, in_channels, k = self.out_channels, self.in_type.channels, self.kernel_size
-        flat = self.weight.flatten(2)  # [O, C, K²]
         if self.point_group.exact_on_grid:
-            bank = flat[:, :, self.spatial_index].transpose(1, 2)  # [O, |H|, C, K²]
-        else:
-            bank = torch.einsum("ocj,hjq->ohcq", flat, self.spatial_matrix.to(flat.dtype))
-        return bank.reshape(out_channels * self.group_size, in_channels, k, k)
+            return _lifting_bank(self.weight, index=self.spatial_index)
+        return _lifting_bank(self.weight, matrix=self.spatial_matrix)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
@@ -305,13 +345,9 @@ class GroupConv(_FilterBankConv):
             self.register_buffer("spatial_matrix", transforms.to(torch.get_default_dtype()), persistent=False)
 
     def filter_bank(self) -> torch.Tensor:
-        out_channels, in_channels, g, k = self.out_channels, self.in_type.channels, self.group_size, self.kernel_size
         if self.point_group.exact_on_grid:
-            bank = self.weight.flatten(2)[:, :, self.bank_index].transpose(1, 2)  # [O, |H|, C, |H|·K²]
-        else:
-            permuted = self.weight.flatten(3)[:, :, self.group_permutations]  # [O, C, |H| (h), |H| (h'), K²]
-            bank = torch.einsum("ochij,hjq->ohciq", permuted, self.spatial_matrix.to(permuted.dtype))
-        return bank.reshape(out_channels * g, in_channels * g, k, k)
+            return _group_bank(self.weight, index=self.bank_index)
+        return _group_bank(self.weight, permutations=self.group_permutations, matrix=self.spatial_matrix)
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
@@ -359,10 +395,14 @@ class GroupPool(EquivariantModule):
         return f.amax(dim=2) if self.mode == "max" else f.mean(dim=2)
 
     def export(self) -> nn.Sequential:
-        """``[B, C·|H|, H, W] → [B, C, H, W]`` with ``Unflatten``, a (|H|, 1, 1) ``MaxPool3d``/``AvgPool3d``, ``Flatten``."""
+        """``[B, C, |H|, H, W] → [B, C, H, W]``: a (|H|, 1, 1) ``MaxPool3d``/``AvgPool3d``, then ``Flatten``."""
         size = self.in_type.point_group.order
         pool = nn.MaxPool3d((size, 1, 1)) if self.mode == "max" else nn.AvgPool3d((size, 1, 1))
-        return nn.Sequential(nn.Unflatten(1, (self.in_type.channels, size)), pool, nn.Flatten(1, 2))
+        return nn.Sequential(pool, nn.Flatten(1, 2))
+
+    def bad_inputs(self, *inputs: Any) -> dict[str, tuple]:
+        """The default ones, a wrong channel count and a wrong group axis."""
+        return _planar_bad_inputs(self, inputs, super().bad_inputs(*inputs))
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}, group={self.group!r}"
@@ -418,8 +458,21 @@ class SpatialPool(EquivariantModule):
         return self.pool(x)
 
     def export(self) -> nn.Sequential:
+        """``nn.MaxPool2d``/``nn.AvgPool2d`` (between a ``Flatten`` and an ``Unflatten`` of the group axis)."""
         k = self.kernel_size
-        return nn.Sequential(nn.MaxPool2d(k) if self.mode == "max" else nn.AvgPool2d(k))
+        pool = nn.MaxPool2d(k) if self.mode == "max" else nn.AvgPool2d(k)
+        if not isinstance(self.in_type, RegularField):
+            return nn.Sequential(pool)
+        return nn.Sequential(nn.Flatten(1, 2), pool, nn.Unflatten(1, (self.in_type.channels, self.in_type.point_group.order)))
+
+    def bad_inputs(self, *inputs: Any) -> dict[str, tuple]:
+        """The default ones, a wrong channel count, a wrong group axis and a grid not divisible by k."""
+        bad = _planar_bad_inputs(self, inputs, super().bad_inputs(*inputs))
+        (x,) = inputs
+        odd = torch.cat([x, x[..., :1, :]], dim=-2)
+        odd = torch.cat([odd, odd[..., :1]], dim=-1)  # still square
+        bad[f"a grid not divisible by {self.kernel_size}"] = (odd,)
+        return bad
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, mode={self.mode!r}, stride {self.in_type.stride} → {self.out_type.stride}"
@@ -467,11 +520,16 @@ class InvariantPool(EquivariantModule):
         return pooled.amax(dim=2) if self.mode == "max" else pooled.mean(dim=2)
 
     def export(self) -> nn.Sequential:
+        """``nn.AdaptiveMaxPool{2,3}d(1)``/``nn.AdaptiveAvgPool{2,3}d(1)`` over the grid (and group axis), ``Flatten``."""
         if not self.regular:
             pool = nn.AdaptiveMaxPool2d(1) if self.mode == "max" else nn.AdaptiveAvgPool2d(1)
-            return nn.Sequential(pool, nn.Flatten(1))
-        pool = nn.AdaptiveMaxPool3d(1) if self.mode == "max" else nn.AdaptiveAvgPool3d(1)
-        return nn.Sequential(nn.Unflatten(1, (self.in_type.channels, self.in_type.point_group.order)), pool, nn.Flatten(1))
+        else:
+            pool = nn.AdaptiveMaxPool3d(1) if self.mode == "max" else nn.AdaptiveAvgPool3d(1)
+        return nn.Sequential(pool, nn.Flatten(1))
+
+    def bad_inputs(self, *inputs: Any) -> dict[str, tuple]:
+        """The default ones, a wrong channel count and (regular fields) a wrong group axis."""
+        return _planar_bad_inputs(self, inputs, super().bad_inputs(*inputs))
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
@@ -515,20 +573,17 @@ class GroupBatchNorm(EquivariantModule):
         return self.norm(f)
 
     def export(self) -> nn.Sequential:
-        """An evaluation-mode ``BatchNorm2d(C·|H|)`` with the running statistics and affine map repeated |H| times.
-
-        It equals this layer in evaluation mode (the deployment setting); trained further, it would learn separate
-        statistics per group element and lose the symmetry.
-        """
-        repeat = self.in_type.point_group.order if self.regular else 1
+        """An evaluation-mode ``nn.BatchNorm3d(C)`` (``BatchNorm2d`` for images) with this layer's running statistics
+        and affine map: the same function as this layer in evaluation mode (the deployment setting)."""
         source = self.norm
-        norm = nn.BatchNorm2d(source.num_features * repeat, eps=source.eps, momentum=source.momentum,
-                              dtype=source.weight.dtype, device=source.weight.device)
-        with torch.no_grad():
-            for name in ("weight", "bias", "running_mean", "running_var"):
-                getattr(norm, name).copy_(getattr(source, name).repeat_interleave(repeat))
-            norm.num_batches_tracked.copy_(source.num_batches_tracked)
+        norm = type(source)(source.num_features, eps=source.eps, momentum=source.momentum,
+                            dtype=source.weight.dtype, device=source.weight.device)
+        norm.load_state_dict(source.state_dict())
         return nn.Sequential(norm.eval())
+
+    def bad_inputs(self, *inputs: Any) -> dict[str, tuple]:
+        """The default ones, a wrong channel count and (regular fields) a wrong group axis."""
+        return _planar_bad_inputs(self, inputs, super().bad_inputs(*inputs))
 
     @classmethod
     def example(cls, generator: torch.Generator | None = None):
@@ -541,37 +596,19 @@ class GroupBatchNorm(EquivariantModule):
         return layer, (torch.randn(2, 3, 8, 6, 6, generator=generator),)
 
 
-_ACTIVATION_MODULES = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "elu": nn.ELU,
-                       "silu": nn.SiLU}
-
-
-def export(module: nn.Module) -> nn.Sequential:
-    """The function of a G-CNN (or one of its layers) as a plain ``torch.nn.Sequential`` of standard layers.
-
-    Group convolutions become ``nn.Conv2d`` holding their current filter banks, functions on the group travel as
-    ``[B, C·|H|, H, W]``, group pooling is an ``nn.MaxPool3d``/``nn.AvgPool3d`` over the group axis, batch norm an
-    evaluation-mode ``nn.BatchNorm2d`` with shared statistics repeated, :class:`~gdl.core.Pointwise` the matching
-    ``nn`` activation and :class:`~gdl.core.InvariantLinear` its ``nn.Linear``. The result is in evaluation mode
-    and computes what ``module.eval()`` computes (to float round-off); it is a snapshot: later training of
-    ``module`` does not reach it.
-
-    Raises:
-        TypeError: for a layer that has no plain-torch counterpart here.
-    """
-    if isinstance(module, Blueprint):
-        parts: list[nn.Module] = []
-        for layer in module.layers:
-            parts.extend(export(layer))
-        return nn.Sequential(*parts).eval()
-    if isinstance(module, Pointwise):
-        if module.activation_name not in _ACTIVATION_MODULES:
-            raise TypeError(f"cannot export the custom activation {module.activation_name!r}; "
-                            f"use one of {sorted(_ACTIVATION_MODULES)}")
-        return nn.Sequential(_ACTIVATION_MODULES[module.activation_name]()).eval()
-    if isinstance(module, InvariantLinear):
-        return nn.Sequential(copy.deepcopy(module.linear)).eval()
-    if hasattr(module, "export") and isinstance(module, EquivariantModule):
-        return module.export().eval()
-    raise TypeError(f"export() knows G-CNN layers, Pointwise, InvariantLinear and Blueprints of them; "
-                    f"got {type(module).__name__}")
-
+def _planar_bad_inputs(layer: EquivariantModule, inputs: tuple, bad: dict[str, tuple],
+                       extent: int | None = None) -> dict[str, tuple]:
+    """``bad`` plus the invalid variants every layer on images / functions on the group shares: one channel too
+    many, (regular fields) a group axis one too long, (``extent``) a grid smaller than the kernel and (point groups
+    with quarter turns) a non-square grid."""
+    (x,) = inputs
+    field = layer.in_type
+    bad = dict(bad)
+    bad[f"{x.shape[1] + 1} channels instead of {x.shape[1]}"] = (torch.cat([x, x[:, :1]], dim=1),)
+    if isinstance(field, RegularField):
+        bad[f"a group axis of {x.shape[2] + 1} instead of {x.shape[2]}"] = (torch.cat([x, x[:, :, :1]], dim=2),)
+    if extent is not None and extent > 1:
+        bad[f"a grid smaller than the kernel ({extent - 1} < {extent})"] = (x[..., :extent - 1, :extent - 1],)
+    if field.point_group.needs_square_grid:
+        bad["a non-square grid"] = (x[..., :-1],)
+    return bad

@@ -19,9 +19,9 @@ positions), and under SO(3) the parity signs never appear.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
+import functools
+import math
 from typing import Any
 
 import torch
@@ -30,7 +30,7 @@ from e3nn import o3
 from gdl.core import FieldType, Group, GroupElement
 from gdl.symmetries.euclidean import Euclidean, Orthogonal, rotation_and_translation
 
-__all__ = ["IrrepsField", "as_irreps"]
+__all__ = ["IrrepsField", "as_irreps", "representation_matrix"]
 
 
 def as_irreps(irreps: Any, what: str = "irreps") -> o3.Irreps:
@@ -41,15 +41,49 @@ def as_irreps(irreps: Any, what: str = "irreps") -> o3.Irreps:
         raise ValueError(f"{what} must be e3nn irreps such as '8x0e + 4x1o', got {irreps!r} ({error})") from None
 
 
-@contextlib.contextmanager
-def _float64_default() -> Iterator[None]:
-    """e3nn builds its so(3) generators in torch's default dtype; D(g) is exact to float64 only under a float64 default."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
+@functools.cache
+def _so3_generators(degree: int) -> torch.Tensor:
+    """The real so(3) generators of the degree-ℓ irrep in e3nn's basis, float64 ``[3, 2ℓ+1, 2ℓ+1]``.
+
+    The same matrices as ``e3nn.o3.so3_generators(l)``, built in float64 whatever torch's default dtype is (e3nn
+    builds them in the default dtype, which would round D(g) to float32 under a float32 default).
+    """
+    m = torch.arange(-degree, degree, dtype=torch.float64)
+    raising = torch.diag(-torch.sqrt(degree * (degree + 1) - m * (m + 1)), diagonal=-1)
+    m = torch.arange(-degree + 1, degree + 1, dtype=torch.float64)
+    lowering = torch.diag(torch.sqrt(degree * (degree + 1) - m * (m - 1)), diagonal=1)
+    m = torch.arange(-degree, degree + 1, dtype=torch.float64)
+    su2 = torch.stack([0.5 * (raising + lowering).to(torch.complex128), torch.diag(1j * m),
+                       -0.5j * (raising - lowering).to(torch.complex128)])
+    basis = o3.change_basis_real_to_complex(degree, dtype=torch.float64)
+    return torch.real(basis.conj().T @ su2 @ basis)
+
+
+def _wigner_d(degree: int, alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """D^ℓ(α, β, γ) = exp(α X_y) exp(β X_x) exp(γ X_y) in float64 (e3nn's ``wigner_D``, without the default dtype)."""
+    generators = _so3_generators(degree)
+    alpha, beta, gamma = (angle % (2 * math.pi) for angle in (alpha, beta, gamma))
+    return (torch.matrix_exp(alpha * generators[1]) @ torch.matrix_exp(beta * generators[0])
+            @ torch.matrix_exp(gamma * generators[1]))
+
+
+def representation_matrix(irreps: o3.Irreps, matrix: torch.Tensor) -> torch.Tensor:
+    """D(g) ``[dim, dim]`` float64 for g ∈ O(3) given as a 3 × 3 matrix: ⊕_k D^{ℓ_k}(det(g)·g) p_k^{[det g = −1]}.
+
+    Equals e3nn's ``irreps.D_from_matrix(g)`` (the same Euler angles and generators), computed in float64
+    without touching torch's default dtype.
+    """
+    matrix = torch.as_tensor(matrix, dtype=torch.float64)
+    sign = torch.linalg.det(matrix).sign()
+    alpha, beta, gamma = o3.matrix_to_angles(sign * matrix)
+    reflected = bool(sign < 0)
+    blocks = []
+    for mul, ir in irreps:
+        block = _wigner_d(ir.l, alpha, beta, gamma) * (ir.p if reflected else 1)
+        blocks.extend([block] * mul)
+    if not blocks:
+        return torch.zeros(0, 0, dtype=torch.float64)
+    return torch.block_diag(*blocks)
 
 
 def _check_o3_group(group: Any, what: str) -> Group:
@@ -87,12 +121,11 @@ class IrrepsField(FieldType):
     def representation(self, g: GroupElement) -> torch.Tensor:
         """The float64 matrix D(g) ``[dim, dim]`` (block-diagonal Wigner-D matrices times parities).
 
-        Computed with torch's default dtype set to float64 for the call: e3nn builds the Lie-algebra generators in
-        the default dtype, and under float32 D(g) would carry ~1e-7 errors into every float64 equivariance check.
+        Built from float64 so(3) generators (:func:`representation_matrix`), so D(g) is exact to float64 round-off
+        under any default dtype, and torch's default dtype is never changed.
         """
         rotation, _ = rotation_and_translation(self.group.check(g))
-        with _float64_default():
-            return self.irreps.D_from_matrix(rotation.to(torch.float64))
+        return representation_matrix(self.irreps, rotation)
 
     def validate(self, value: Any) -> None:
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():

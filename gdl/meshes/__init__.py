@@ -8,8 +8,8 @@ The intrinsic mesh convolutions (:mod:`gdl.geodesics`) and the gauge-equivariant
 build on it; :mod:`gdl.datasets` adds scanned meshes that ship in a package.
 """
 
-from .mesh import GEOMETRY_KEYS, Mesh, MeshField, wrap_angle
+from .mesh import GEOMETRY_KEYS, Mesh, MeshField, change_gauge, gauge_angles, wrap_angle
 from .shapes import articulate, creature, fold, icosphere, plane_grid, random_poses, subdivide, torus, uv_sphere
 
-__all__ = ["Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "icosphere", "uv_sphere", "torus", "plane_grid", "fold",
-           "creature", "articulate", "random_poses", "subdivide"]
+__all__ = ["Mesh", "MeshField", "wrap_angle", "change_gauge", "gauge_angles", "GEOMETRY_KEYS", "icosphere", "uv_sphere",
+           "torus", "plane_grid", "fold", "creature", "articulate", "random_poses", "subdivide"]

@@ -54,15 +54,17 @@ import numpy as np
 import torch
 
 from gdl.core import FieldType, Group, GroupElement, TrivialField, TupleField
-from gdl.core.checks import check_edge_index
+from gdl.core.checks import check_edge_index, check_int
 from gdl.symmetries.euclidean import Euclidean, rotation_and_translation
 
-__all__ = ["Mesh", "MeshField", "wrap_angle", "GEOMETRY_KEYS", "intrinsic_layer_types", "check_vertex_features",
-           "check_mesh_data", "vertex_count", "example_mesh_data"]
+__all__ = ["Mesh", "MeshField", "wrap_angle", "change_gauge", "gauge_angles", "GEOMETRY_KEYS", "intrinsic_layer_types",
+           "check_vertex_features", "check_mesh_data", "vertex_count", "mesh_bad_inputs"]
 
 TWO_PI = 2 * math.pi
 #: a face is degenerate when twice its area is below this fraction of its longest edge squared
 DEGENERATE_FACE_TOLERANCE = 1e-12
+#: gauge angles below this (radians) are round-off of a frame in the mesh's own gauge, and are taken as 0
+GAUGE_ROUND_OFF = 1e-12
 #: the entries :meth:`Mesh.to_data` computes from ``pos`` and ``face`` (what a rigid motion recomputes)
 GEOMETRY_KEYS = ("edge_index", "edge_angle", "edge_length", "edge_transport", "cot_weight", "mass", "normal", "frame",
                  "laplacian_bound")
@@ -71,6 +73,34 @@ GEOMETRY_KEYS = ("edge_index", "edge_angle", "edge_length", "edge_transport", "c
 def wrap_angle(angle: torch.Tensor) -> torch.Tensor:
     """Angles reduced to [−π, π] (by a multiple of 2π)."""
     return angle - TWO_PI * torch.round(angle / TWO_PI)
+
+
+def change_gauge(data: Any, angles: torch.Tensor) -> Any:
+    """A copy of a mesh ``Data`` in the gauge turned by ``angles`` γ ``[V]`` (radians, counter-clockwise).
+
+    ϑ_uv ↦ ϑ_uv − γ_u on ``edge_angle`` (u the target of the edge), g_{v→u} ↦ g_{v→u} − γ_u + γ_v on
+    ``edge_transport``, and the frame (when present) e₁' = cos γ e₁ + sin γ e₂, e₂' = −sin γ e₁ + cos γ e₂; every
+    other entry is gauge-invariant and kept. The arithmetic runs in float64; entries keep their dtypes.
+    """
+    source, target = data.edge_index
+    gamma = angles.to(device=data.edge_angle.device, dtype=torch.float64)
+    moved = data.clone()
+    moved.edge_angle = torch.remainder(data.edge_angle.double() - gamma[target], TWO_PI).to(data.edge_angle.dtype)
+    transport = data.edge_transport.double() - gamma[target] + gamma[source]
+    moved.edge_transport = wrap_angle(transport).to(data.edge_transport.dtype)
+    frame = getattr(data, "frame", None)
+    if frame is not None:
+        cos, sin = gamma.cos()[:, None], gamma.sin()[:, None]
+        e1, e2 = frame[:, 0].double(), frame[:, 1].double()
+        moved.frame = torch.stack([cos * e1 + sin * e2, -sin * e1 + cos * e2], dim=1).to(frame.dtype)
+    return moved
+
+
+def gauge_angles(frame: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """γ ``[V]``: the angle from each ``reference`` frame's e₁ to ``frame``'s e₁, measured in the reference's
+    (e₁, e₂) plane, so that ``frame`` is ``reference`` turned by γ (:func:`change_gauge`). Frames ``[V, 2, 3]``."""
+    frame, reference = frame.double(), reference.double()
+    return torch.atan2((frame[:, 0] * reference[:, 1]).sum(-1), (frame[:, 0] * reference[:, 0]).sum(-1))
 
 
 def _first(indices: torch.Tensor, count: int = 5) -> list[int]:
@@ -409,7 +439,8 @@ class Mesh:
         import scipy.sparse.linalg
 
         V = self.num_vertices
-        if not 1 <= k <= V:
+        check_int(k, "k (the number of eigenpairs)")
+        if k > V:
             raise ValueError(f"k must be in 1..{V} (the number of vertices), got {k}")
         L, M = self.stiffness_scipy(), self.mass.cpu().numpy()
         if V <= 1000 or k >= V - 1:
@@ -434,7 +465,8 @@ class Mesh:
         Returns:
             ``[V, num_times]`` float64.
         """
-        k = min(num_eigenpairs, self.num_vertices)
+        check_int(num_times, "num_times")
+        k = min(check_int(num_eigenpairs, "num_eigenpairs", 2), self.num_vertices)
         values, vectors = self.eigenpairs(k)
         values = values.clamp(min=0)
         first = values[values > 1e-9 * values[-1]][0]
@@ -518,6 +550,13 @@ class MeshField(FieldType):
     intrinsic layer must be invariant; extrinsic ones (normals, frames) turn with R. Build the ``Data`` in float64 for
     float64 checks: its stored geometry must be the one of its own positions.
 
+    The gauge moves with the surface. A ``Data`` whose frames were turned away from :class:`Mesh`'s reference-edge
+    gauge (by a gauge change, :func:`change_gauge`) keeps that gauge: the recomputed reference frames of the moved
+    mesh are R times those of the original (also for reflections, e₂ = n × e₁ with n from the face winding), so
+    the input's gauge angles γ (:func:`gauge_angles` against the original's reference frames R⁻¹·F') are applied to
+    the recomputed geometry. Hence rigid motions and gauge changes commute, and
+    ``ProductField((MeshField(E(3)), MeshGaugeField(SO(2)^V)))`` (:mod:`gdl.gauges`) is an action of E(3) × SO(2)^V.
+
     Args:
         group: ``Euclidean(3)`` or a subgroup (``SpecialOrthogonal(3)``).
     """
@@ -530,7 +569,7 @@ class MeshField(FieldType):
         missing = [key for key in ("pos", "face") + GEOMETRY_KEYS if getattr(value, key, None) is None]
         if missing:
             raise ValueError(f"MeshField expects a mesh Data from Mesh.to_data() with entries pos, face, "
-                             f"{', '.join(GEOMETRY_KEYS)}; missing {missing}")
+                             f"{', '.join(GEOMETRY_KEYS)}; missing {missing} (got entries {sorted(value.keys())})")
         pos, face, edge_index = value.pos, value.face, value.edge_index
         if not pos.is_floating_point() or pos.dim() != 2 or pos.shape[1] != 3:
             raise ValueError(f"data.pos must be a floating-point tensor [V, 3], got {pos.dtype} {list(pos.shape)}")
@@ -553,11 +592,17 @@ class MeshField(FieldType):
         rotation, translation = rotation_and_translation(g)
         pos = value.pos.to(torch.float64)
         moved_pos = pos @ rotation.to(pos).T + translation.to(pos)
-        geometry = Mesh(moved_pos, value.face.T).to_data(dtype=value.pos.dtype)
+        geometry = Mesh(moved_pos, value.face.T).to_data(dtype=torch.float64)
+        # the input's gauge, relative to the reference frames of its own mesh (R⁻¹ times the moved ones)
+        reference = torch.einsum("vkc,cd->vkd", geometry.frame, rotation.to(geometry.frame))
+        gamma = gauge_angles(value.frame, reference)
+        # a canonical input measures γ ~ 1e-16 of round-off: keep its angles exactly (ϑ = 0 must not wrap to 2π − ε)
+        gamma = torch.where(gamma.abs() < GAUGE_ROUND_OFF, torch.zeros_like(gamma), gamma)
+        geometry = change_gauge(geometry, gamma)
         moved = value.clone()
-        moved.pos = geometry.pos.to(value.pos.device)
+        moved.pos = geometry.pos.to(device=value.pos.device, dtype=value.pos.dtype)
         for key in GEOMETRY_KEYS:
-            moved[key] = geometry[key].to(value[key].device)
+            moved[key] = geometry[key].to(device=value[key].device, dtype=value[key].dtype)
         return moved
 
 
@@ -600,10 +645,13 @@ def check_mesh_data(data: Any, keys: Sequence[str]) -> None:
         raise TypeError(f"expected a torch_geometric Data made by Mesh.to_data(), got {type(data).__name__}")
     missing = [key for key in keys if getattr(data, key, None) is None]
     if missing:
-        raise ValueError(f"the mesh Data lacks {missing}; build it with Mesh.to_data() (entries: {', '.join(GEOMETRY_KEYS)})")
+        raise ValueError(f"the mesh Data lacks {missing}; build it with Mesh.to_data() (entries: "
+                         f"{', '.join(GEOMETRY_KEYS)}; got entries {sorted(data.keys())})")
     vertices = vertex_count(data)
     edge_index = check_edge_index(data.edge_index, vertices, name="data.edge_index")
     for key in keys:
+        if key != "edge_index" and not data[key].is_floating_point():
+            raise TypeError(f"data.{key} must be a floating-point tensor, got {data[key].dtype}")
         if key.startswith("edge_") and key != "edge_index" or key == "cot_weight":
             if data[key].shape != (edge_index.shape[1],):
                 raise ValueError(f"data.{key} must have one entry per edge [{edge_index.shape[1]}], got {list(data[key].shape)}")
@@ -611,13 +659,21 @@ def check_mesh_data(data: Any, keys: Sequence[str]) -> None:
             raise ValueError(f"data.{key} must have one entry per vertex [{vertices}], got {list(data[key].shape)}")
 
 
-def example_mesh_data(subdivisions: int = 1) -> Any:
-    """A small asymmetric mesh (the :func:`~gdl.meshes.creature`, 42 vertices) as float64 ``Data``.
-
-    The ``example()`` of every mesh layer uses it, with the module and inputs in float64: the geometry stored in the
-    ``Data`` must be that of its own vertex positions to the last digit, or the float64 E(3) check, which recomputes
-    it from moved positions, would measure float32 round-off.
-    """
-    from .shapes import creature
-
-    return creature(subdivisions).to_data(dtype=torch.float64)
+def mesh_bad_inputs(bad: dict[str, tuple], signal: tuple, data: Any, keys: tuple[str, ...]) -> dict[str, tuple]:
+    """``bad`` plus malformed mesh ``Data`` for a layer ``f(*signal, data)`` that reads ``keys``: the last key
+    missing, a vertex id past the last vertex, 32-bit vertex ids, and every per-edge entry one entry short."""
+    missing = data.clone()
+    del missing[keys[-1]]
+    out_of_range = data.clone()
+    out_of_range.edge_index = data.edge_index.clone()
+    out_of_range.edge_index[0, 0] = vertex_count(data)
+    narrow = data.clone()
+    narrow.edge_index = data.edge_index.int()
+    bad = {**bad, f"a mesh Data without {keys[-1]}": (*signal, missing),
+           "a vertex id past the last vertex": (*signal, out_of_range), "int32 vertex ids": (*signal, narrow)}
+    for key in keys:
+        if key != "edge_index" and (key.startswith("edge_") or key == "cot_weight"):
+            short = data.clone()
+            short[key] = data[key][:-1]
+            bad[f"{key} with one entry too few"] = (*signal, short)
+    return bad
