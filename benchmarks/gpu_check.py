@@ -1,13 +1,15 @@
-"""The GPU check: equivariance sweep on the device, one short training per experiment, the benchmarks.
+"""The GPU check: equivariance sweep on the device, a dry run of every experiment's full setting, the benchmarks.
 
-Run on a CUDA machine with ``bash benchmarks/gpu_check.sh`` (≈ 8 minutes); ``--device cpu`` runs the same checks on
-the CPU (slow, for trying the script). Prints one summary table; exits non-zero if any check failed.
+The dry run (``gdl reproduce NAME --dry-run``, :meth:`gdl.experiments.Experiment.dry_run`) builds every model of
+every experiment in its full configuration (data cut to a few hundred items), takes a few optimisation steps and
+evaluates once, on the device. Run on a CUDA machine with ``bash benchmarks/gpu_check.sh`` (≈ 8 minutes);
+``--device cpu`` runs the same checks on the CPU (slow, for trying the script). Prints one summary table; exits
+non-zero if any check failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import pkgutil
 import sys
@@ -21,7 +23,6 @@ import gdl
 from gdl.core import registry
 from gdl.experiments import Settings, experiments
 from gdl.testing import assert_equivariant
-from gdl.train import Trainer
 from gdl.train.trainer import move_to
 
 
@@ -42,23 +43,27 @@ def sweep(device: torch.device) -> list[tuple[str, str, str]]:
     return results
 
 
-def short_training(device: torch.device, epochs: int) -> list[tuple[str, str, str]]:
+def dry_runs(device: torch.device, only: set[str]) -> list[tuple[str, str, str]]:
+    """Every experiment's dry run of the full setting on ``device``: one row per experiment."""
     results = []
     for name, cls in experiments().items():
-        experiment = cls()
-        for model in experiment.models[:1] or ():
-            start = time.perf_counter()
-            try:
-                task = experiment.task(model, Settings(quick=True, device=str(device), progress=False))
-                config = dataclasses.replace(task.config, epochs=min(task.config.epochs, epochs), device=str(device))
-                trainer = Trainer(task.model, task.loss_fn, task.train_set, config=config, collate_fn=task.collate_fn,
-                                  optimizer_factory=task.optimizer_factory)
-                history = trainer.fit(resume=False)
-                loss = history[-1]["train_loss"]
-                results.append((f"train {name}/{model}", "ok", f"loss {loss:.4g}, {time.perf_counter() - start:.0f} s"))
-            except Exception as error:
-                results.append((f"train {name}/{model}", "FAIL", str(error).splitlines()[0][:100]))
+        if only and name not in only:
+            continue
+        start = time.perf_counter()
+        try:
+            records = cls().dry_run(Settings(quick=False, device=str(device), progress=False))
+            losses = ", ".join(f"{model} {record['train_loss']:.3g}" for model, record in records.items())
+            bad = [model for model, record in records.items() if not all(map(_finite, record.values()))]
+            status = "FAIL" if bad else "ok"
+            detail = (f"non-finite metrics: {', '.join(bad)}; " if bad else "") + f"loss {losses}"
+            results.append((f"dry run {name}", status, f"{detail[:80]}, {time.perf_counter() - start:.0f} s"))
+        except Exception as error:
+            results.append((f"dry run {name}", "FAIL", f"{type(error).__name__}: {str(error).splitlines()[0][:90]}"))
     return results
+
+
+def _finite(value) -> bool:
+    return not isinstance(value, float) or value == value and abs(value) != float("inf")
 
 
 def benchmarks(device: torch.device) -> list[tuple[str, str, str]]:
@@ -73,8 +78,8 @@ def benchmarks(device: torch.device) -> list[tuple[str, str, str]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--skip", default="", help="comma-separated: sweep,train,bench")
+    parser.add_argument("--skip", default="", help="comma-separated: sweep,dry,bench")
+    parser.add_argument("--experiments", default="", help="comma-separated: dry-run only these experiments")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -83,7 +88,8 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     rows: list[tuple[str, str, str]] = []
     start = time.perf_counter()
-    for name, check in (("sweep", sweep), ("train", lambda d: short_training(d, args.epochs)), ("bench", benchmarks)):
+    only = set(filter(None, args.experiments.split(",")))
+    for name, check in (("sweep", sweep), ("dry", lambda d: dry_runs(d, only)), ("bench", benchmarks)):
         if name not in skip:
             try:
                 rows += check(device)

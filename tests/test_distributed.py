@@ -108,6 +108,19 @@ def test_checkpoint_of_another_model_or_truncated_is_refused_and_kept(tmp_path):
     assert checkpoint.read_bytes() == original[: len(original) // 2], "a failed resume must not overwrite anything"
 
 
+def test_a_nan_on_one_rank_stops_every_rank_naming_the_step(tmp_path):
+    """256 samples, global batch 32: 8 steps per epoch. Rank 1's loss is NaN at its step 11 (epoch 2, step 3); the
+    deferred check is collective, so both ranks stop there and name the step; no rank hangs in a collective."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", WORKER,
+               str(tmp_path), "--epochs", "3", "--nan-step", "11", "--nan-rank", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0
+    errors = [(tmp_path / f"error_rank{rank}.txt").read_text() for rank in (0, 1)]
+    assert errors == ["non-finite loss at epoch 2, step 3 (on another rank); lower the learning rate or check the inputs",
+                      "non-finite loss at epoch 2, step 3 (local loss nan); lower the learning rate or check the inputs"]
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 1
+
+
 def test_gdl_train_under_torchrun(tmp_path):
     done = _torchrun("-m", "gdl", "train", "shift_mnist", "--model", "gdl_cnn", "--epochs", "1", "--batch-size", "128",
                      "--run-dir", str(tmp_path), "--no-progress", "--device", "cpu")

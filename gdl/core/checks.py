@@ -27,8 +27,11 @@ DUPLICATE_MODES = ("keep", "merge", "error")
 AGGREGATIONS = ("sum", "mean", "max")
 
 
-def check_int(value: Any, name: str, minimum: int = 1) -> int:
-    """Return ``value`` if it is an ``int`` (not a ``bool``) ≥ ``minimum``; else raise ``ValueError`` naming both.
+def check_int(value: Any, name: str, minimum: int | None = 1, allow_none: bool = False) -> Any:
+    """Return ``value`` if it is an ``int`` (not a ``bool``) ≥ ``minimum`` (any integer when ``minimum`` is
+    ``None``; also ``None`` itself when ``allow_none``); else raise ``ValueError`` naming both.
+
+    The one integer check in gdl: every integer argument goes through it.
 
     Example:
         >>> check_int(3, "channels")
@@ -37,10 +40,17 @@ def check_int(value: Any, name: str, minimum: int = 1) -> int:
         Traceback (most recent call last):
         ...
         ValueError: channels must be a positive integer, got 0
+        >>> check_int(True, "limit", allow_none=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: limit must be a positive integer or None, got True
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        expected = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        expected = ("an integer" if minimum is None else "a positive integer" if minimum == 1
+                    else f"an integer ≥ {minimum}")
+        raise ValueError(f"{name} must be {expected}{' or None' if allow_none else ''}, got {value!r}")
     return value
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from gdl.core.checks import check_int
+
 from .mnist import MissingDataError
 
 __all__ = ["QM9", "load_qm9", "QM9_TARGETS", "QM9_ATOM_TYPES", "HARTREE_TO_EV", "qm9_cache_dir", "random_split_indices"]
@@ -195,8 +197,7 @@ class QM9(Dataset):
                  dtype: torch.dtype = torch.float32):
         if not (isinstance(radius, (int, float)) and radius > 0):
             raise ValueError(f"radius must be a positive number of ångström, got {radius!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+        check_int(limit, "limit", allow_none=True)
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating dtype, got {dtype}")
         self.radius, self.limit, self.dtype = float(radius), limit, dtype

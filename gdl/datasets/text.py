@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from gdl.core.checks import check_int
+
 from .mnist import MissingDataError
 
 __all__ = ["load_shakespeare", "shakespeare_plays", "CharVocabulary", "char_chunks", "DEFAULT_PLAYS"]
@@ -77,9 +79,7 @@ def load_shakespeare(plays: tuple[str, ...] | list[str] = DEFAULT_PLAYS, max_cha
         texts.append(_plain_text(path.read_text(encoding="utf-8")))
     text = "\n".join(texts)
     if max_chars is not None:
-        if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
-            raise ValueError(f"max_chars must be a positive integer or None, got {max_chars!r}")
-        text = text[:max_chars]
+        text = text[:check_int(max_chars, "max_chars")]
     return text
 
 
@@ -125,8 +125,8 @@ def char_chunks(ids: torch.Tensor, context: int, stride: int | None = None) -> T
         a ``TensorDataset`` of inputs ``[M, T]`` and targets ``[M, T]``.
     """
     stride = context if stride is None else stride
-    if isinstance(context, bool) or not isinstance(context, int) or context < 1 or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"context and stride must be positive integers, got context={context!r}, stride={stride!r}")
+    check_int(context, "context")
+    check_int(stride, "stride")
     if ids.dim() != 1 or ids.numel() < context + 1:
         raise ValueError(f"need a 1-D id sequence of at least context + 1 = {context + 1} ids, got shape {list(ids.shape)}")
     starts = torch.arange(0, ids.numel() - context, stride)

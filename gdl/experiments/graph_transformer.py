@@ -34,17 +34,17 @@ import statistics
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import add_self_loops
 
-from gdl.core import seeded
 from gdl.core.runtime import single_threaded
 from gdl.datasets.graphs import load_karate_club
-from gdl.graphs import GraphField, LaplacianPE, Permutations, TransformerGNNLayer, laplacian_eigenvectors
-from gdl.graphs.flavours import AttentionalLayer
-from gdl.train import TrainConfig, Trainer
+from gdl.graphs import AttentionalGNN, GraphField, Permutations, laplacian_eigenvectors
+from gdl.graphs import GraphTransformer as GraphTransformerNetwork
+from gdl.train import TrainConfig
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["GraphTransformer", "GATNet", "karate_club", "with_graph_inputs", "node_step", "GraphTransformerExperiment"]
@@ -67,7 +67,10 @@ def with_graph_inputs(data: Data, pe_dim: int = PE_DIM) -> Data:
 
 
 class GraphTransformer(nn.Module):
-    """Node classifier: linear embedding (+ Laplacian PE) → TransformerGNNLayers → linear head.
+    """Node classifier: linear embedding (+ Laplacian PE) → TransformerGNNLayers → linear head, on a ``Data``.
+
+    The network is :class:`gdl.graphs.GraphTransformer` (a registered blueprint, ``self.network``); this module reads
+    its inputs from the ``Data``.
 
     Args:
         in_features, num_classes: sizes of the task.
@@ -86,33 +89,45 @@ class GraphTransformer(nn.Module):
         if graph not in ("complete", "edges"):
             raise ValueError(f"graph must be 'complete' or 'edges', got {graph!r}")
         self.graph = graph
-        self.embed = nn.Linear(in_features, width)
-        self.positional = LaplacianPE(pe_dim, width, sign_flip=sign_flip) if pe_dim else None
-        self.layers = nn.ModuleList(TransformerGNNLayer(width, nhead, 2 * width, norm_first=True) for _ in range(num_layers))
-        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, num_classes))
+        self.network = GraphTransformerNetwork(in_features, num_classes, width, nhead, num_layers, pe_dim=pe_dim,
+                                               sign_flip=sign_flip, dim_feedforward=2 * width, norm_first=True)
 
     def forward(self, data: Data) -> torch.Tensor:
-        h = self.embed(data.x)
-        if self.positional is not None:
-            h = h + self.positional(data.lap_pe)
         edge_index = data.attention_edge_index if self.graph == "edges" else None
         if edge_index is None and getattr(data, "num_graphs", 1) != 1:
             raise ValueError("the complete-graph model attends within one graph; got a batch of several")
-        for layer in self.layers:
-            h = layer(h, edge_index)
-        return self.head(h)
+        signal = (data.x, data.lap_pe) if self.network.pe_dim else (data.x,)
+        return self.network(*signal, edge_index)
 
 
 class GATNet(nn.Module):
-    """Two GAT layers (gdl's attentional flavour; 4 heads of width/4, ELU between them), a graph attention network."""
+    """Two GAT layers (gdl's attentional flavour; 4 heads of width/4, ELU between them), a graph attention network:
+    :class:`gdl.graphs.AttentionalGNN` (a registered blueprint, ``self.network``) on a ``Data``."""
 
     def __init__(self, in_features: int, num_classes: int, width: int = WIDTH, heads: int = 4):
         super().__init__()
-        self.conv1 = AttentionalLayer(in_features, width // heads, heads=heads, score="gat")
-        self.conv2 = AttentionalLayer(width, num_classes, heads=1, score="gat")
+        self.network = AttentionalGNN(in_features, width, num_classes, num_layers=2, heads=heads, activation="elu",
+                                      score="gat")
 
     def forward(self, data: Data) -> torch.Tensor:
-        return self.conv2(F.elu(self.conv1(data.x, data.edge_index)), data.edge_index)
+        return self.network(data.x, data.edge_index)
+
+
+class OneBatch(Dataset):
+    """A one-item data set holding an already collated batch: full-graph training re-collates nothing per step."""
+
+    def __init__(self, batch: Batch):
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.batch
+
+    @staticmethod
+    def collate(items: list) -> Batch:
+        return items[0]
 
 
 def node_step(model: nn.Module, data: Batch) -> dict[str, torch.Tensor]:
@@ -128,53 +143,49 @@ class GraphTransformerExperiment(Experiment):
     book_section = "§5.4"
     models = ("transformer_lap", "transformer_lap_fixed", "transformer_nope", "transformer_edges", "gat")
 
-    def build_model(self, model: str, seed: int, data: Data) -> nn.Module:
-        if model not in self.models:
-            raise ValueError(f"{self.name} has models {self.models}, got {model!r}")
+    @staticmethod
+    def build_model(model: str, data: Data) -> nn.Module:
         classes = int(data.y.max()) + 1
-        with seeded(torch.Generator().manual_seed(seed)):
-            if model == "gat":
-                return GATNet(data.num_features, classes)
-            graph = "edges" if model == "transformer_edges" else "complete"
-            return GraphTransformer(data.num_features, classes, graph, PE_DIM if model.startswith("transformer_lap") else 0,
-                                    sign_flip=model != "transformer_lap_fixed")
+        if model == "gat":
+            return GATNet(data.num_features, classes)
+        graph = "edges" if model == "transformer_edges" else "complete"
+        return GraphTransformer(data.num_features, classes, graph, PE_DIM if model.startswith("transformer_lap") else 0,
+                                sign_flip=model != "transformer_lap_fixed")
 
-    def task(self, model: str, settings: Settings) -> Task:
+    def make_task(self, model: str, settings: Settings) -> Task:
         data = karate_club()
         train, test = data.clone(), data.clone()
         train.loss_mask, test.loss_mask = data.train_mask, ~data.train_mask
+        # a 34-node graph: one thread is fastest on the CPU
         config = TrainConfig(epochs=EPOCHS, batch_size=1, eval_batch_size=1, lr=0.01, weight_decay=5e-4,
-                             seed=settings.seed, device=settings.device, progress=False)
-        return Task(self.build_model(model, settings.seed, data), node_step, [train], [test], config,
-                    collate_fn=Batch.from_data_list)
+                             seed=settings.seed, device=settings.device, progress=False, threads=1)
+        return Task(init_model(settings.seed, self.build_model, model, data), node_step,
+                    OneBatch(Batch.from_data_list([train])), OneBatch(Batch.from_data_list([test])), config,
+                    collate_fn=OneBatch.collate)
 
     def run(self, settings: Settings) -> Result:
-        with single_threaded():  # a 34-node graph: one thread is fastest on the CPU
-            return self._run(settings)
-
-    def _run(self, settings: Settings) -> Result:
         out = self.output_dir(settings)
-        seeds = range(settings.seed, settings.seed + (10 if settings.quick else 50))
+        seeds = range(settings.seed, settings.seed + settings.repeats(10, 50))
         accuracies: dict[str, list[float]] = {name: [] for name in self.models}
         curves: dict[str, list[float]] = {}
         trained: dict[str, nn.Module] = {}
         for model_name in self.models:
             for seed in seeds:
-                task = self.task(model_name, Settings(quick=settings.quick, seed=seed, device=settings.device))
-                trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=task.config,
-                                  collate_fn=task.collate_fn)
-                history = trainer.fit(resume=False)
+                trainer = self.train_model(model_name, settings.seeded(seed))
+                history = trainer.history
                 accuracies[model_name].append(history[-1]["val_accuracy"])
                 if seed == settings.seed:
                     curves[model_name] = [record["val_accuracy"] for record in history]
                     trained[model_name] = trainer.model.eval().cpu()
-        relabelling = {name: self._relabelling(model) for name, model in trained.items()}
+        with single_threaded():  # a 34-node graph: one thread is fastest on the CPU
+            relabelling = {name: self._relabelling(model) for name, model in trained.items()}
 
         rows = []
         for model_name in self.models:
             values = accuracies[model_name]
             rows.append(Row(model_name, f"test accuracy, mean over {len(values)} seeds", statistics.mean(values), "{:.1%}"))
-            rows.append(Row(model_name, "test accuracy, std over seeds", statistics.stdev(values), "{:.1%}"))
+            rows.append(Row(model_name, "test accuracy, std over seeds", statistics.stdev(values) if len(values) > 1 else 0.0,
+                            "{:.1%}"))
             rows.append(Row(model_name, "predictions kept under 20 relabellings", relabelling[model_name], "{:.1%}"))
         plots = [self._plot(out, curves, accuracies)]
         setting = (f"KarateClub (34 nodes, 4 classes, 4 labelled nodes, 30 test nodes), {EPOCHS} full-batch epochs, "

@@ -17,20 +17,18 @@ graph; it is the GCN demo, checked against the MLP.
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gdl.core import seeded
-from gdl.core.runtime import single_threaded
 from gdl.datasets.graphs import KARATE_LABELS, load_karate_club
-from gdl.graphs import ConvolutionalLayer
-from gdl.train import TrainConfig, Trainer, resolve_device
+from gdl.graphs import ConvolutionalGNN
+from gdl.graphs import NodeMLP as GraphNodeMLP
+from gdl.train import TrainConfig
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["KarateClub", "GCN", "NodeMLP", "masked_node_step", "MaskedGraph"]
@@ -38,31 +36,16 @@ __all__ = ["KarateClub", "GCN", "NodeMLP", "masked_node_step", "MaskedGraph"]
 HIDDEN, DROPOUT, EPOCHS = 16, 0.5, 200
 
 
-class GCN(nn.Module):
-    """ŷ = Â ReLU(Â X W₁ + b₁) W₂ + b₂ with Â = D̂^{-1/2}(A + I)D̂^{-1/2} (dropout before each layer)."""
-
-    def __init__(self, in_channels: int, classes: int, hidden: int = HIDDEN, dropout: float = DROPOUT):
-        super().__init__()
-        self.conv1, self.conv2 = ConvolutionalLayer(in_channels, hidden), ConvolutionalLayer(hidden, classes)
-        self.dropout = nn.Dropout(dropout)
-
-    def hidden(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv1(self.dropout(x), edge_index))
-
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        return self.conv2(self.dropout(self.hidden(x, edge_index)), edge_index)
+def GCN(in_channels: int, classes: int, hidden: int = HIDDEN, dropout: float = DROPOUT) -> ConvolutionalGNN:
+    """ŷ = Â ReLU(Â X W₁ + b₁) W₂ + b₂ with Â = D̂^{-1/2}(A + I)D̂^{-1/2} (dropout before each layer): a
+    :class:`gdl.graphs.ConvolutionalGNN` (a registered blueprint); ``model.hidden(x, edge_index)`` is ReLU(Â X W₁ + b₁)."""
+    return ConvolutionalGNN(in_channels, hidden, classes, num_layers=2, dropout=dropout)
 
 
-class NodeMLP(nn.Module):
-    """The same widths without the graph: ŷ = W₂ ReLU(W₁ x + b₁) + b₂ per node."""
-
-    def __init__(self, in_channels: int, classes: int, hidden: int = HIDDEN, dropout: float = DROPOUT):
-        super().__init__()
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_channels, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, classes))
-
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+def NodeMLP(in_channels: int, classes: int, hidden: int = HIDDEN, dropout: float = DROPOUT) -> GraphNodeMLP:
+    """The same widths without the graph: ŷ = W₂ ReLU(W₁ x + b₁) + b₂ per node (dropout before each layer), a
+    :class:`gdl.graphs.NodeMLP` that takes ``(x, edge_index)`` and ignores the edges."""
+    return GraphNodeMLP(in_channels, hidden, classes, num_layers=2, dropout=dropout)
 
 
 class MaskedGraph(Dataset):
@@ -99,17 +82,16 @@ class KarateClub(Experiment):
     models = ("gcn", "mlp")
 
     def seeds(self, settings: Settings) -> int:
-        return 10 if settings.quick else 100
+        return settings.repeats(10, 100)
 
-    def task(self, model: str, settings: Settings, labels: str = "communities") -> Task:
-        if model not in self.models:
-            raise ValueError(f"{self.name} has models {self.models}, got {model!r}")
+    def make_task(self, model: str, settings: Settings, labels: str = "communities") -> Task:
+        """One model on one label set; the test members are the validation set, scored after the last epoch."""
         data = load_karate_club(labels)
         classes = int(data.y.max()) + 1
-        with seeded(torch.Generator().manual_seed(settings.seed)):
-            network = (GCN if model == "gcn" else NodeMLP)(data.num_features, classes)
+        network = init_model(settings.seed, GCN if model == "gcn" else NodeMLP, data.num_features, classes)
+        # a 34-node graph: one thread is fastest on a CPU
         config = TrainConfig(epochs=EPOCHS, batch_size=1, lr=0.01, weight_decay=5e-4, seed=settings.seed,
-                             device=settings.device, progress=False)
+                             device=settings.device, progress=False, val_every=EPOCHS, threads=1)
         return Task(network, masked_node_step, MaskedGraph(data, data.train_mask), MaskedGraph(data, data.test_mask),
                     config, collate_fn=MaskedGraph.collate)
 
@@ -117,20 +99,14 @@ class KarateClub(Experiment):
         out = self.output_dir(settings)
         accuracies: dict[tuple[str, str], list[float]] = {}
         trained, unlabelled = {}, {}
-        cpu = resolve_device(settings.device).type == "cpu"
-        with single_threaded() if cpu else contextlib.nullcontext():  # a 34-node graph: one thread is fastest on CPU
-            for labels in KARATE_LABELS:
-                for model in self.models:
-                    for offset in range(self.seeds(settings)):
-                        run_settings = Settings(quick=settings.quick, seed=settings.seed + offset, device=settings.device)
-                        task = self.task(model, run_settings, labels)
-                        trainer = Trainer(task.model, task.loss_fn, task.train_set, config=task.config,
-                                          collate_fn=task.collate_fn)
-                        trainer.fit(resume=False)
-                        accuracies.setdefault((labels, model), []).append(trainer.evaluate(task.val_set, "test")["accuracy"])
-                        if offset == 0:
-                            trained[(labels, model)] = (trainer.model.eval(), task.train_set.data)
-                            unlabelled[labels] = int(task.val_set.data.mask.sum())
+        for labels in KARATE_LABELS:
+            for model in self.models:
+                for offset in range(self.seeds(settings)):
+                    trainer = self.train_model(model, settings.seeded(settings.seed + offset), labels=labels)
+                    accuracies.setdefault((labels, model), []).append(trainer.history[-1]["val_accuracy"])
+                    if offset == 0:
+                        trained[(labels, model)] = (trainer.model.eval(), trainer.train_set.data)
+                        unlabelled[labels] = int(trainer.val_set.data.mask.sum())
         rows = []
         for (labels, model), values in accuracies.items():
             spread = statistics.stdev(values) if len(values) > 1 else 0.0

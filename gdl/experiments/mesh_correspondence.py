@@ -20,8 +20,8 @@ fraction of the reference body's geodesic diameter, distances along the edge gra
 a random rotation of each (geometry recomputed from the rotated vertices): the intrinsic models give the same
 logits up to round-off, the coordinate GCN collapses.
 
-* quick: a 642-vertex creature (icosphere level 3), 16 training / 2 validation / 8 test poses, 40 epochs, batches
-  of 4 poses, hidden width 32, 4 layers; about a minute and a half in all on 2 CPU cores.
+* quick: a 642-vertex creature (icosphere level 3), 16 training / 2 validation / 8 test poses, 25 epochs, batches
+  of 4 poses, hidden width 32, 4 layers; about a minute in all on 2 CPU cores.
 * full: a 2,562-vertex creature (level 4), FAUST's split sizes 80 training / 20 test poses (+10 validation),
   300 epochs.
 
@@ -41,15 +41,15 @@ from torch import nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import GCNConv
 
-from gdl.core import seeded
 from gdl.core.runtime import single_threaded
 from gdl.gauges import GEMNet
-from gdl.geodesics import Mesh, MoNetConv
+from gdl.geodesics import Mesh, MoNet
+from gdl.graphs import PyGModel
 from gdl.meshes import creature, random_poses
 from gdl.symmetries.euclidean import random_rotation_matrices
-from gdl.train import TrainConfig, Trainer, count_parameters, resolve_device
+from gdl.train import Evaluate, TrainConfig, count_parameters, resolve_device
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["MeshCorrespondenceExperiment", "CorrespondenceConfig", "GEMCorrespondence", "MoNetCorrespondence",
@@ -72,7 +72,7 @@ class CorrespondenceConfig:
     train: int = 16
     valid: int = 2
     test: int = 8
-    epochs: int = 40
+    epochs: int = 25
     batch_size: int = 4
     hidden: int = 32
     layers: int = 4
@@ -127,31 +127,28 @@ def correspondence_data(config: CorrespondenceConfig, seed: int) -> dict:
 
 
 class GEMCorrespondence(nn.Module):
-    """HKS → :class:`GEMNet` (hidden ρ_0..ρ_2 features) → ReLU → per-vertex linear classifier."""
+    """HKS → :class:`GEMNet` (hidden ρ_0..ρ_2 features) → ReLU → per-vertex linear classifier: the registered
+    blueprint ``net`` (swept under E(3) × gauge changes), called on a batch's ``(x, data)``."""
 
     def __init__(self, in_channels: int, classes: int, hidden: int = 32, layers: int = 4, max_order: int = 2):
         super().__init__()
-        self.net = GEMNet(in_channels, hidden, hidden, num_layers=layers, max_order=max_order, num_samples=8 * max_order)
-        self.head = nn.Linear(hidden, classes)
+        self.net = GEMNet(in_channels, hidden, hidden, num_layers=layers, max_order=max_order, num_samples=8 * max_order,
+                          classes=classes)
 
     def forward(self, data) -> torch.Tensor:
-        return self.head(torch.relu(self.net(data.x, data)))
+        return self.net(data.x, data)
 
 
 class MoNetCorrespondence(nn.Module):
-    """HKS → ``layers`` × (:class:`MoNetConv` with 8 Gaussians → ELU) → per-vertex linear classifier."""
+    """HKS → ``layers`` × (:class:`~gdl.geodesics.MoNetConv` with 8 Gaussians → ELU) → per-vertex linear classifier:
+    the registered blueprint :class:`~gdl.geodesics.MoNet` ``net`` (swept under E(3)), called on ``(x, data)``."""
 
     def __init__(self, in_channels: int, classes: int, hidden: int = 32, layers: int = 4, kernel_size: int = 8):
         super().__init__()
-        widths = [in_channels] + [hidden] * layers
-        self.convs = nn.ModuleList(MoNetConv(a, b, kernel_size) for a, b in zip(widths[:-1], widths[1:]))
-        self.head = nn.Linear(hidden, classes)
+        self.net = MoNet(in_channels, hidden, classes, num_layers=layers, kernel_size=kernel_size, activation="elu")
 
     def forward(self, data) -> torch.Tensor:
-        h = data.x
-        for conv in self.convs:
-            h = nn.functional.elu(conv(h, data))
-        return self.head(h)
+        return self.net(data.x, data)
 
 
 class CoordinateGCN(nn.Module):
@@ -170,15 +167,16 @@ class CoordinateGCN(nn.Module):
         return self.head(h)
 
 
+_BUILDERS = {
+    "gem": lambda num_vertices, config: GEMCorrespondence(HKS_CHANNELS, num_vertices, config.hidden, config.layers),
+    "monet": lambda num_vertices, config: MoNetCorrespondence(HKS_CHANNELS, num_vertices, config.hidden, config.layers),
+    "gcn": lambda num_vertices, config: PyGModel(CoordinateGCN(num_vertices, config.hidden, config.layers), level="node"),
+}
+
+
 def build_model(name: str, num_vertices: int, config: CorrespondenceConfig, seed: int) -> nn.Module:
-    with seeded(torch.Generator().manual_seed(seed)):
-        if name == "gem":
-            return GEMCorrespondence(HKS_CHANNELS, num_vertices, config.hidden, config.layers)
-        if name == "monet":
-            return MoNetCorrespondence(HKS_CHANNELS, num_vertices, config.hidden, config.layers)
-        if name == "gcn":
-            return CoordinateGCN(num_vertices, config.hidden, config.layers)
-    raise ValueError(f"mesh_correspondence has models ('gem', 'monet', 'gcn'), got {name!r}")
+    MeshCorrespondenceExperiment().check_model(name)
+    return init_model(seed, _BUILDERS[name], num_vertices, config)
 
 
 def correspondence_step(model: nn.Module, batch) -> dict[str, torch.Tensor]:
@@ -209,27 +207,27 @@ def geodesic_accuracy_curve(predicted: torch.Tensor, truth: torch.Tensor, distan
 
 
 def run_correspondence(config: CorrespondenceConfig, seed: int = 0, models=("gem", "monet", "gcn"),
-                       device: str = "cpu", progress: bool = False) -> dict:
-    """Train every model on the generated poses and measure it on the test poses, plain and rotated.
+                       device: str = "cpu", progress: bool = False, settings: Settings | None = None) -> dict:
+    """Train every model (through :meth:`MeshCorrespondenceExperiment.train_model`) on the generated poses and
+    measure it on the test poses, plain and rotated (``settings`` replaces ``seed``, ``device``, ``progress``).
 
     On the CPU it runs with one thread: these small graphs gain little from more, and on a shared machine extra
     threads can stall badly (measured: 0.4 s vs 4 s per GEM step with two busy cores).
     """
-    cpu = resolve_device(device).type == "cpu"
+    settings = settings or Settings(seed=seed, device=device, progress=progress)
+    cpu = resolve_device(settings.device).type == "cpu"
     with single_threaded() if cpu else contextlib.nullcontext():
-        return _run_correspondence(config, seed, models, device, progress)
+        return _run_correspondence(config, settings, models)
 
 
-def _run_correspondence(config: CorrespondenceConfig, seed: int, models, device: str, progress: bool) -> dict:
-    data = correspondence_data(config, seed)
+def _run_correspondence(config: CorrespondenceConfig, settings: Settings, models) -> dict:
+    experiment = MeshCorrespondenceExperiment()
+    config = experiment.sized(config, settings)
+    data = experiment.data(config, settings.seed)
     results = {}
     for name in models:
         start = time.perf_counter()
-        model = build_model(name, data["num_vertices"], config, seed)
-        trainer = Trainer(model, correspondence_step, data["train"], val_set=data["valid"], collate_fn=collate,
-                          config=TrainConfig(epochs=config.epochs, batch_size=config.batch_size, eval_batch_size=16,
-                                             lr=config.lr, seed=seed, device=device, progress=progress))
-        trainer.fit(resume=False)
+        trainer = experiment.train_model(name, settings, config=config)
         model = trainer.model
         truth = torch.cat([pose.y for pose in data["test"]])
         predicted, logits = predict(model, data["test"])
@@ -252,22 +250,41 @@ class MeshCorrespondenceExperiment(Experiment):
     book_section = "§5.6"
     models = ("gem", "monet", "gcn")
 
+    def __init__(self):
+        self._data: dict = {}  # generated poses by (config, seed): every model of a run trains on the same
+
     @staticmethod
     def config(settings: Settings) -> CorrespondenceConfig:
         return CorrespondenceConfig.quick() if settings.quick else CorrespondenceConfig.full()
 
-    def task(self, model: str, settings: Settings) -> Task:
-        config = self.config(settings)
-        data = correspondence_data(config, settings.seed)
+    @staticmethod
+    def sized(config: CorrespondenceConfig, settings: Settings) -> CorrespondenceConfig:
+        """``config`` with the pose counts that ``settings`` keeps (``limit``, dry run)."""
+        return dataclasses.replace(config, train=settings.size(config.train, config.batch_size),
+                                   valid=settings.size(config.valid, config.batch_size, evaluation=True),
+                                   test=settings.size(config.test, config.batch_size, evaluation=True))
+
+    def data(self, config: CorrespondenceConfig, seed: int) -> dict:
+        """:func:`correspondence_data`, generated once per experiment object."""
+        key = (dataclasses.astuple(config), seed)
+        if key not in self._data:
+            self._data[key] = correspondence_data(config, seed)
+        return self._data[key]
+
+    def make_task(self, model: str, settings: Settings, config: CorrespondenceConfig | None = None) -> Task:
+        """One model; the test poses are scored after the last epoch (``test_accuracy``)."""
+        config = self.sized(config or self.config(settings), settings)
+        data = self.data(config, settings.seed)
         train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, eval_batch_size=16, lr=config.lr,
-                                   seed=settings.seed, device=settings.device, progress=settings.progress)
-        return Task(build_model(model, data["num_vertices"], config, settings.seed), correspondence_step, data["train"],
-                    data["valid"], train_config, collate_fn=collate)
+                                   seed=settings.seed, device=settings.device, progress=settings.progress, threads=1)
+        network = init_model(settings.seed, _BUILDERS[model], data["num_vertices"], config)
+        return Task(network, correspondence_step, data["train"], data["valid"], train_config, collate_fn=collate,
+                    callbacks=[Evaluate({"test": data["test"]})])
 
     def run(self, settings: Settings) -> Result:
         out = self.output_dir(settings)
         config = self.config(settings)
-        outcome = run_correspondence(config, settings.seed, self.models, settings.device, settings.progress)
+        outcome = run_correspondence(config, settings=settings, models=self.models)
         runs, facts = outcome["models"], outcome["data"]
         rows = []
         for name in self.models:

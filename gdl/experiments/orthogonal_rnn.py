@@ -21,7 +21,7 @@ with W initialised to the same random orthogonal matrix, and differ only in how 
   exploding gradients.
 
 Settings (batch 128, hidden size H = 64, Adam/RiemannianAdam lr 10⁻³, 1,000 fresh test sequences): quick T = 200,
-800 steps (8 epochs over 12,800 sequences); full T = 500, 5,000 steps (20 epochs over 32,000 sequences). The
+400 steps (4 epochs over 12,800 sequences); full T = 500, 5,000 steps (20 epochs over 32,000 sequences). The
 recurrence has a hand-written backward pass (:class:`ModReLURecurrence`, checked against autograd).
 Arjovsky et al. (2016, T = 100–500) and Lezcano-Casado & Martínez-Rubio (2019, T = 1000 and 2000) show learning
 curves with many more steps rather than a table, so there is no paper column.
@@ -29,7 +29,6 @@ curves with many more steps rather than a table, so there is no paper column.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 
@@ -37,13 +36,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gdl.core import seeded
-from gdl.core.runtime import single_threaded
 from gdl.geodesics.layers import OrthogonalLinear, random_stiefel
 from gdl.geodesics.optim import riemannian_optimizer
-from gdl.train import TrainConfig, Trainer, resolve_device
+from gdl.train import TrainConfig
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["OrthogonalRNN", "CopyRNN", "CopyMemory", "copy_memory", "copy_step", "modrelu_recurrence"]
@@ -182,7 +179,7 @@ class _Setting:
     test_size: int = 1000
 
 
-QUICK, FULL = _Setting(delay=200, steps=800, epochs=8), _Setting(delay=500, steps=5000, epochs=20)
+QUICK, FULL = _Setting(delay=200, steps=400, epochs=4), _Setting(delay=500, steps=5000, epochs=20)
 
 
 class OrthogonalRNN(Experiment):
@@ -191,19 +188,17 @@ class OrthogonalRNN(Experiment):
     book_section = "§4.4"
     models = ("orthogonal", "unconstrained", "unconstrained_clipped")
 
-    def task(self, model: str, settings: Settings) -> Task:
+    def make_task(self, model: str, settings: Settings) -> Task:
         """One model's training task; ``optimizer_factory`` is RiemannianAdam for ``orthogonal`` (else the Trainer's
         default AdamW with weight decay 0, i.e. Adam)."""
-        if model not in self.models:
-            raise ValueError(f"{self.name} has models {self.models}, got {model!r}")
         setting = QUICK if settings.quick else FULL
-        with seeded(torch.Generator().manual_seed(settings.seed)):
-            network = CopyRNN(setting.hidden, orthogonal=model == "orthogonal")
+        network = init_model(settings.seed, CopyRNN, setting.hidden, orthogonal=model == "orthogonal")
         train = CopyMemory(setting.steps * setting.batch_size // setting.epochs, setting.delay, seed=settings.seed)
         test = CopyMemory(setting.test_size, setting.delay, seed=settings.seed + 10_000)
+        # [128, 64] matmuls: one thread is fastest on a CPU
         config = TrainConfig(epochs=setting.epochs, batch_size=setting.batch_size, eval_batch_size=setting.test_size,
                              lr=setting.lr, seed=settings.seed, device=settings.device, progress=settings.progress,
-                             grad_clip=1.0 if model == "unconstrained_clipped" else None)
+                             grad_clip=1.0 if model == "unconstrained_clipped" else None, threads=1)
         factory = (lambda params: riemannian_optimizer(network, "adam", setting.lr)) if model == "orthogonal" else None
         return Task(network, copy_step, train, test, config, collate_fn=_pass_batch, optimizer_factory=factory)
 
@@ -211,19 +206,15 @@ class OrthogonalRNN(Experiment):
         out = self.output_dir(settings)
         setting = QUICK if settings.quick else FULL
         baseline = MEMORY * math.log(SYMBOLS) / (setting.delay + 2 * MEMORY)
-        cpu = resolve_device(settings.device).type == "cpu"
         histories, drift, recall, loss = {}, {}, {}, {}
-        with single_threaded() if cpu else contextlib.nullcontext():  # [128, 64] matmuls: one thread is fastest
-            for name in self.models:
-                task = self.task(name, settings)
-                trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=task.config,
-                                  optimizer_factory=task.optimizer_factory, collate_fn=task.collate_fn)
-                histories[name] = trainer.fit(resume=False)
-                final = histories[name][-1]
-                loss[name], recall[name] = final["val_loss"], final["val_recall_accuracy"]
-                with torch.no_grad():
-                    w = task.model.weight.detach().double()
-                    drift[name] = float((w.T @ w - torch.eye(w.shape[0], dtype=torch.float64)).abs().max())
+        for name in self.models:
+            trainer = self.train_model(name, settings)
+            histories[name] = trainer.history
+            final = histories[name][-1]
+            loss[name], recall[name] = final["val_loss"], final["val_recall_accuracy"]
+            with torch.no_grad():
+                w = trainer.model.weight.detach().double().cpu()
+                drift[name] = float((w.T @ w - torch.eye(w.shape[0], dtype=torch.float64)).abs().max())
         rows = []
         for name in self.models:
             rows += [Row(name, "test cross-entropy / memoryless baseline", loss[name] / baseline, "{:.3f}"),

@@ -1,4 +1,8 @@
-"""One way to make a report figure (headless matplotlib, PNG)."""
+"""One way to make a report figure (headless matplotlib, PNG).
+
+Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg canvas directly: no pyplot state and no
+``matplotlib.use``, so a notebook or GUI session keeps its own backend while experiments save their plots.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +15,20 @@ __all__ = ["saved_figure", "training_curves"]
 
 @contextlib.contextmanager
 def saved_figure(path: str | Path, figsize: tuple[float, float] = (5.0, 3.5), ncols: int = 1) -> Iterator:
-    """Yield matplotlib axes; on exit add a grid and legend, save ``path`` as a 120-dpi PNG and close."""
-    import matplotlib
+    """Yield matplotlib axes; on exit add a grid and legend and save ``path`` as a 120-dpi PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False)
-    try:
-        yield axes[0, 0] if ncols == 1 else list(axes[0])
-        for axis in axes.flat:
-            axis.grid(alpha=0.3)
-            if axis.get_legend_handles_labels()[0]:
-                axis.legend()
-        figure.tight_layout()
-        figure.savefig(path, dpi=120)
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)  # attaches itself to the figure; nothing is registered with pyplot
+    axes = figure.subplots(1, ncols, squeeze=False)
+    yield axes[0, 0] if ncols == 1 else list(axes[0])
+    for axis in axes.flat:
+        axis.grid(alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def training_curves(path: str | Path, histories: dict[str, list[dict]], title: str) -> str:

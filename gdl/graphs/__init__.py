@@ -3,6 +3,7 @@
 * :mod:`gdl.graphs.base`: what the layers share: input checks, ``Nodewise`` (a map of every node alone), ``NodeDropout``.
 * :mod:`gdl.graphs.networks`: the networks as blueprints: ``ConvolutionalGNN`` (GCN, GraphSAGE), ``AttentionalGNN``
   (GAT), ``MessagePassingGNN``, the graph-blind ``NodeMLP`` and a ``GraphTransformer``.
+* :mod:`gdl.graphs.wrappers`: ``PyGModel``, any torch-geometric model with the S_N symmetry it claims, for the harness.
 * :mod:`gdl.graphs.readout`: the invariant pooling of every graph of a batch (``GraphReadout``) and heads after it.
 * :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``;
   ``TransformerGNN``, a stack of them on one attention graph.
@@ -39,8 +40,10 @@ from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, rando
 from .readout import GraphReadout, InvariantMLP
 from .sets import DeepSets, EquivariantSetLayer, aggregate_set
 from .transformer import TransformerGNN, TransformerGNNLayer
+from .wrappers import PyGModel
 
 __all__ = [
+    "PyGModel",
     "Permutations", "SetField", "EdgeIndexField", "GraphField", "TransformerGNNLayer", "complete_graph",
     "causal_graph", "window_graph", "dilated_graph", "global_window_graph", "to_attention_mask",
     "from_attention_mask", "sinusoidal_encoding", "laplacian_eigenvectors", "LaplacianPE", "random_walk_encoding",

@@ -101,8 +101,7 @@ class DihedralGroup(Group):
     # -- elements ---------------------------------------------------------------
     def element(self, rotation: int = 0, flip: int = 0) -> GroupElement:
         """r^rotation m^flip: mirror the columns (if ``flip``), then rotate by 2π·rotation/n."""
-        # any integer (negative turns too): check_int on |rotation| refuses bools, floats and other types by name
-        check_int(abs(rotation) if isinstance(rotation, int) else rotation, "rotation (a multiple of 2π/n)", minimum=0)
+        check_int(rotation, "rotation (a multiple of 2π/n)", minimum=None)  # negative turns too
         if check_int(flip, "flip", minimum=0) > 1:
             raise ValueError(f"flip must be 0 or 1, got {flip!r}")
         if flip and not self.reflections:

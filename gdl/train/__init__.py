@@ -2,7 +2,18 @@
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .distributed import DistributedContext, init_distributed, shutdown
-from .trainer import TrainConfig, Trainer, classification_step, count_parameters, move_to, resolve_device
+from .trainer import (
+    Callback,
+    Evaluate,
+    Measure,
+    TrainConfig,
+    Trainer,
+    classification_step,
+    count_parameters,
+    move_to,
+    resolve_device,
+)
 
-__all__ = ["Trainer", "TrainConfig", "classification_step", "count_parameters", "move_to", "resolve_device",
-           "save_checkpoint", "load_checkpoint", "CheckpointError", "DistributedContext", "init_distributed", "shutdown"]
+__all__ = ["Trainer", "TrainConfig", "Callback", "Evaluate", "Measure", "classification_step", "count_parameters",
+           "move_to", "resolve_device", "save_checkpoint", "load_checkpoint", "CheckpointError", "DistributedContext",
+           "init_distributed", "shutdown"]
