@@ -444,7 +444,7 @@ def test_to_data_and_back():
 
 
 def test_correspondence_pipeline_intrinsic_models_ignore_rotations_and_the_coordinate_gcn_does_not():
-    from gdl.experiments.base import get_experiment
+    from gdl.experiments import get_experiment
     from gdl.experiments.mesh_correspondence import CorrespondenceConfig, geodesic_accuracy_curve, run_correspondence
 
     config = CorrespondenceConfig(subdivisions=2, train=4, valid=1, test=2, epochs=50, hidden=32, layers=2, lr=5e-3)
