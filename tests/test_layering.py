@@ -41,7 +41,7 @@ import pytest
 GDL_ROOT = Path(__file__).resolve().parents[1] / "gdl"
 
 CORE = "gdl.core"
-FOUNDATION = frozenset({"gdl.symmetries", "gdl.meshes", "gdl.testing"})
+FOUNDATION = frozenset({"gdl.symmetries", "gdl.meshes", "gdl.testing", "gdl.representations"})
 DOMAINS = frozenset({"gdl.grids", "gdl.groups", "gdl.graphs", "gdl.geodesics", "gdl.gauges"})
 DATASETS, EXPERIMENTS, TRAIN = "gdl.datasets", "gdl.experiments", "gdl.train"
 TOP = frozenset({"gdl.cli", "gdl.__main__"})

@@ -128,6 +128,11 @@ class DihedralGroup(Group):
         flips = (0, 1) if self.reflections else (0,)
         return [self._element((f, k)) for f in flips for k in range(self.n)]
 
+    def discrete_generators(self) -> list[GroupElement]:
+        """The rotation r by 2π/n and, for D_n, the reflection m (none for C_1)."""
+        rotation = [self.element(rotation=1)] if self.n > 1 else []
+        return rotation + ([self.element(flip=1)] if self.reflections else [])
+
     def component_representatives(self) -> list[GroupElement]:
         """The reflection m for D_n (always added to the harness's draws, so a layer that is equivariant to the
         rotations only fails even with no random draws); none for C_n."""

@@ -81,6 +81,21 @@ class Orthogonal(Group):
         """A generic reflection (det −1) for O(n): the Householder map I − 2uuᵀ with u ∝ (1, 2, …, n)."""
         return [] if self.special else [self._element(generic_reflection(self.n))]
 
+    @property
+    def lie_algebra_dimension(self) -> int:  # type: ignore[override]
+        return self.n * (self.n - 1) // 2
+
+    def lie_algebra(self) -> torch.Tensor:
+        r"""The basis :math:`L_{ij} = E_{ji} - E_{ij}` (i < j, in lexicographic order) of 𝔰𝔬(n), float64 ``[k, n, n]``.
+
+        For n = 2 this is the one generator J = [[0, −1], [1, 0]], with exp(θJ) the rotation by θ.
+        """
+        pairs = [(i, j) for i in range(self.n) for j in range(i + 1, self.n)]
+        basis = torch.zeros(len(pairs), self.n, self.n, dtype=torch.float64)
+        for a, (i, j) in enumerate(pairs):
+            basis[a, j, i], basis[a, i, j] = 1.0, -1.0
+        return basis
+
     def equal(self, a: GroupElement, b: GroupElement) -> bool:
         return bool(torch.allclose(a.data, b.data, rtol=0, atol=EQUALITY_TOLERANCE))
 

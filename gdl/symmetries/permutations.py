@@ -69,6 +69,14 @@ class Permutations(Group):
     def sample(self, n: int = 1, generator: torch.Generator | None = None) -> list[GroupElement]:
         return [self._element(torch.randperm(self.n, generator=generator)) for _ in range(n)]
 
+    def discrete_generators(self) -> list[GroupElement]:
+        """The transposition (0 1) and the cycle (0 1 … n−1), which generate S_n (none for n = 1)."""
+        if self.n == 1:
+            return []
+        swap = torch.arange(self.n)
+        swap[[0, 1]] = swap[[1, 0]]
+        return [self._element(swap), self._element(torch.roll(torch.arange(self.n), -1))]
+
     def elements(self) -> list[GroupElement]:
         if self.n > 8:
             raise TypeError(f"{self!r} has {self.order} elements; enumerate only n ≤ 8, sample() otherwise")
