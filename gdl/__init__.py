@@ -20,6 +20,8 @@ Foundation (imports only the core and each other)
     * :mod:`gdl.symmetries`: S_n, O(n) ⊂ E(n) and their field types: sets, graphs, points, vectors.
     * :mod:`gdl.meshes`: the ``Mesh`` (Laplacian, frames, log map, transport) and procedural shapes.
     * :mod:`gdl.testing`: ``assert_equivariant`` and friends, and the fixtures the examples build on.
+    * :mod:`gdl.representations`: representations ρ: G → GL(V) as objects, the equivariant-basis solver
+      (Hom_G(ρ_in, ρ_out) for any group), ``EquivariantLinear`` and the EMLP.
 Core (imports nothing else in gdl)
     * :mod:`gdl.core`: groups, field types, ``EquivariantModule``, the registry, the ``Blueprint``, checks.
 Beside them, knowing no domain

@@ -351,6 +351,10 @@ class DirectSum(Representation):
         return " ⊕ ".join(f"{n}×{p!r}" if n > 1 else repr(p) for p, n in counted)
 
 
+def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.kron(a.contiguous(), b.contiguous())
+
+
 @dataclasses.dataclass(frozen=True)
 class TensorProduct(Representation):
     r"""ρ₁ ⊗ … ⊗ ρ_k on V₁ ⊗ … ⊗ V_k (row-major: the last factor's index varies fastest; build it with ``*``).
@@ -383,7 +387,7 @@ class TensorProduct(Representation):
         return all(f.is_trivial for f in self.factors)
 
     def matrix(self, g: GroupElement) -> torch.Tensor:
-        return functools.reduce(torch.kron, [f.matrix(g) for f in self.factors])
+        return functools.reduce(_kron, [f.matrix(g) for f in self.factors])
 
     def lie_algebra(self) -> torch.Tensor:
         k = self.group.lie_algebra_dimension
@@ -394,7 +398,7 @@ class TensorProduct(Representation):
         for i, factor in enumerate(self.factors):
             algebra = factor.lie_algebra()
             for a in range(k):
-                total[a] += functools.reduce(torch.kron, eyes[:i] + [algebra[a]] + eyes[i + 1:])
+                total[a] += functools.reduce(_kron, eyes[:i] + [algebra[a]] + eyes[i + 1:])
         return total
 
     def permutation(self, g: GroupElement) -> torch.Tensor | None:
@@ -464,7 +468,7 @@ class Dual(Representation):
         return self.base.matrix(self.group.inverse(self._check_element(g))).T.contiguous()
 
     def lie_algebra(self) -> torch.Tensor:
-        return -self.base.lie_algebra().transpose(1, 2)
+        return -self.base.lie_algebra().transpose(1, 2).contiguous()
 
     def act(self, g: GroupElement, vectors: torch.Tensor, transpose: bool = False) -> torch.Tensor:
         return self.base.act(self.group.inverse(self._check_element(g)), vectors, not transpose)
