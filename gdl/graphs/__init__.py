@@ -13,6 +13,7 @@
 * :mod:`gdl.graphs.expressivity`: GIN and 1-WL colour refinement.
 * :mod:`gdl.graphs.egnn`: E(n)-equivariant GNN layers and model (Satorras et al. 2021).
 * :mod:`gdl.graphs.sets`: Deep Sets, the invariant φ(⊕ψ(x_u)) and the equivariant set layer (Zaheer et al. 2017).
+* :mod:`gdl.graphs.ign`: invariant and equivariant graph networks on k-tensors, from the solver's basis (Maron et al. 2019).
 * :mod:`gdl.graphs.edges`: the self-loop / duplicate-edge policies shared by these layers.
 
 S_n itself (``Permutations``, ``SetField``, ``GraphField``) lives in :mod:`gdl.symmetries` and is re-exported here.
@@ -35,6 +36,7 @@ from .builders import (
 from .egnn import EGNN, EGNNLayer
 from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms
 from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer
+from .ign import IGN, IGNLayer, TensorField
 from .networks import AttentionalGNN, ConvolutionalGNN, GraphTransformer, MessagePassingGNN, NodeMLP
 from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding
 from .readout import GraphReadout, InvariantMLP
@@ -51,4 +53,5 @@ __all__ = [
     "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN", "DeepSets",
     "EquivariantSetLayer", "aggregate_set", "Nodewise", "NodeDropout", "GraphReadout", "InvariantMLP",
     "ConvolutionalGNN", "AttentionalGNN", "MessagePassingGNN", "NodeMLP", "GraphTransformer", "TransformerGNN",
+    "IGNLayer", "IGN", "TensorField",
 ]

@@ -26,7 +26,7 @@ class RepresentationField(FieldType):
         >>> from gdl.representations import StandardRepresentation
         >>> field = RepresentationField(StandardRepresentation(Orthogonal(3)) * 2)
         >>> field.dim, field.group
-        (9, O(3))
+        (6, O(3))
     """
 
     rep: Representation

@@ -122,7 +122,7 @@ def equivariant_blocks(rep_in: Representation, rep_out: Representation, *, metho
     is the same space laid out densely.
     """
     _check_pair(rep_in, rep_out, method)
-    return list(_cached_blocks(rep_in, rep_out, method))
+    return [BasisBlock(b.basis.clone(), b.out_offsets.clone(), b.in_offsets.clone()) for b in _cached_blocks(rep_in, rep_out, method)]
 
 
 def _check_pair(rep_in: Representation, rep_out: Representation, method: str) -> None:

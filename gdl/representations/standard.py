@@ -1,7 +1,8 @@
 r"""The representations every finite or matrix group has (book §4.3).
 
-* :class:`StandardRepresentation`: a matrix group acting on R^n by its own matrices (O(n), SO(n), the Lorentz group),
-  dρ = the group's Lie algebra; for S_n, the permutation matrices, (ρ(σ) x)_i = x_{σ(i)} in gdl's convention
+* :class:`StandardRepresentation`: a matrix group acting on R^n by its own matrices (O(n), SO(n), the Lorentz group;
+  C_n and D_n by ``group.matrix(g)`` on the plane), dρ = the group's Lie algebra; for S_n, the permutation
+  matrices, (ρ(σ) x)_i = x_{σ(i)} in gdl's convention
   ``x' = x[perm]``.
 * :class:`Determinant`: ρ(g) = det(standard(g)), the sign of a permutation, det of an orthogonal matrix (parity).
 * :class:`RegularRepresentation` of a finite group on R^{|G|}: (ρ(a) f)(g) = f(a⁻¹g).
@@ -32,6 +33,8 @@ def _defining_matrix(group: Group, g: GroupElement) -> torch.Tensor:
     group.check(g)
     if isinstance(group, Permutations):
         return torch.eye(group.n, dtype=torch.float64)[g.data]
+    if callable(getattr(group, "matrix", None)):  # groups that say how they act on R^n (C_n, D_n on the plane)
+        return group.matrix(g).to(torch.float64)
     data = g.data
     if not isinstance(data, torch.Tensor) or data.dim() != 2 or data.shape[0] != data.shape[1]:
         raise TypeError(f"{group!r} is not a matrix group (its elements are not square matrices); "
