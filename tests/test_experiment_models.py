@@ -28,6 +28,9 @@ NO_SYMMETRY = {
     ("orthogonal_rnn", "unconstrained_clipped"): "a recurrent network on sequences: time steps are not interchangeable",
     ("tiny_lm", "torch_causal"): "torch's own causal layers with token embeddings and positions: no symmetry",
     ("tetris3d", "mlp"): "a dense map of concatenated coordinates: the baseline that sees no symmetry",
+    ("emlp_synthetic", "mlp_o5"): "a dense MLP of the flat inputs: the baseline that sees no symmetry",
+    ("emlp_synthetic", "mlp_inertia"): "a dense MLP of the flat inputs: the baseline that sees no symmetry",
+    ("emlp_synthetic", "mlp_lorentz"): "a dense MLP of the flat inputs: the baseline that sees no symmetry",
 }
 
 CASES = [(name, model) for name, cls in experiments().items() for model in cls.models]

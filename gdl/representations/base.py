@@ -127,6 +127,10 @@ class Representation(abc.ABC):
 
     def __mul__(self, other: Any) -> "Representation":
         if isinstance(other, Representation):
+            if other.group == self.group and isinstance(other, Trivial) and other.dim == 1:
+                return self  # ρ ⊗ 1 = ρ: one cached solve for both
+            if other.group == self.group and isinstance(self, Trivial) and self.dim == 1:
+                return other
             return TensorProduct((self, other))
         if isinstance(other, int) and not isinstance(other, bool):
             return self._copies(other)
@@ -300,7 +304,7 @@ class DirectSum(Representation):
     def group(self) -> Group:  # type: ignore[override]
         return self.parts[0].group
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
         return sum(part.dim for part in self.parts)
 
@@ -378,7 +382,7 @@ class TensorProduct(Representation):
     def group(self) -> Group:  # type: ignore[override]
         return self.factors[0].group
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
         return math.prod(f.dim for f in self.factors)
 

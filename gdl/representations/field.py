@@ -3,6 +3,7 @@ r"""Field types whose action is a representation: :math:`x \mapsto \rho(g)\, x` 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import torch
@@ -39,7 +40,7 @@ class RepresentationField(FieldType):
     def group(self) -> Group:  # type: ignore[override]
         return self.rep.group
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
         return self.rep.dim
 

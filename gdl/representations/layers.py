@@ -408,8 +408,8 @@ class EMLP(Blueprint):
 
     with :class:`EMLPBlock` s B_j (equivariant linear L_j and bilinear Q_j maps into gated(ρ_h), then the gated
     nonlinearity σ) and a final :class:`EquivariantLinear` L_{J+1}: ρ_h → ρ_out. The hidden representation ρ_h is the
-    caller's choice: a direct sum of scalars,
-    vectors and tensors (e.g. ``8 * Trivial(G) + 4 * V + 2 * V * V``).
+    caller's choice: a direct sum of scalars, vectors and tensors (e.g. ``8 * Trivial(G) + 4 * V + 2 * (V * V)``;
+    mind the parentheses: ``2 * V * V`` is (2·V) ⊗ V, one summand).
 
     Args:
         rep_in, rep_out: the input and output representations.

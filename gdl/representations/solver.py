@@ -225,7 +225,7 @@ def _dense_basis(rep_in: Representation, rep_out: Representation, generators) ->
         return torch.eye(d_out * d_in, dtype=torch.float64).reshape(-1, d_out, d_in)
     constraints = torch.cat(blocks)
     scale = max(1.0, float(constraints.abs().max()))
-    _, singular, vh = torch.linalg.svd(constraints / scale, full_matrices=True)
+    _, singular, vh = torch.linalg.svd(constraints / scale, full_matrices=False)  # rows ≥ columns: Vh is square
     tolerance = max(constraints.shape) * torch.finfo(torch.float64).eps * 10
     rank = int((singular > tolerance).sum())
     null = vh[rank:]

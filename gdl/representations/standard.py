@@ -48,7 +48,7 @@ class StandardRepresentation(Representation):
 
     group: Group
 
-    @property
+    @functools.cached_property
     def dim(self) -> int:
         return _defining_matrix(self.group, self.group.identity()).shape[0]
 
