@@ -98,6 +98,7 @@ def _last_scored(key):
 
 REPRODUCED = {
     "emlp_synthetic": ("emlp_o5", ("emlp_o5", "o5: test MSE"), _last("test_loss"), {}),
+    "steerable_mnist": ("steerable_c8", ("steerable_c8", "test error, upright (%)"), _last("val_accuracy", -100.0, 100.0), {}),
     "graph_transformer": ("transformer_lap", ("transformer_lap", "test accuracy, mean over 1 seeds"),
                           _last("val_accuracy"), {}),
     "karate": ("gcn", ("gcn", "test accuracy, communities"), _last("val_accuracy"), {}),

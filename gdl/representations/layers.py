@@ -33,21 +33,22 @@ class ExactBasis(nn.Module):
     def register_exact(self, name: str, master: torch.Tensor) -> None:
         """A non-persistent buffer ``name`` holding ``master`` (float64, kept on the CPU) in the module's dtype."""
         masters = self.__dict__.setdefault("_exact_masters", {})
-        masters[name] = master.detach().to(torch.float64).cpu()
-        self.register_buffer(name, master.to(torch.get_default_dtype()), persistent=False)
+        masters[name] = master.detach().to(device="cpu", dtype=torch.float64, copy=True)
+        self.register_buffer(name, master.to(torch.get_default_dtype(), copy=True), persistent=False)  # never aliased
 
     def keep_exact(self, name: str, master: torch.Tensor) -> None:
         """Re-derive the existing parameter or buffer ``name`` from the float64 ``master`` on every cast."""
-        self.__dict__.setdefault("_exact_masters", {})[name] = master.detach().to(torch.float64).cpu()
+        self.__dict__.setdefault("_exact_masters", {})[name] = master.detach().to(device="cpu", dtype=torch.float64,
+                                                                                  copy=True)
 
     def _apply(self, fn, recurse=True):
         result = super()._apply(fn, recurse)
         for name, master in self.__dict__.get("_exact_masters", {}).items():
             current = getattr(self, name)
             if isinstance(current, nn.Parameter):
-                current.data = master.to(device=current.device, dtype=current.dtype)
+                current.data = master.to(device=current.device, dtype=current.dtype, copy=True)
             else:
-                setattr(self, name, master.to(device=current.device, dtype=current.dtype))
+                setattr(self, name, master.to(device=current.device, dtype=current.dtype, copy=True))
         return result
 
 

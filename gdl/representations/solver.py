@@ -183,6 +183,7 @@ def _cached_block(rep_in: Representation, rep_out: Representation, method: str) 
         basis = _dense_basis(rep_in, rep_out, generators)
     else:
         basis = _iterative_basis(rep_in, rep_out, generators)
+    basis[basis.abs() < 1e-14] = 0.0  # round-off: as float32 it would be denormal (and 30× slower to multiply)
     residual = constraint_residual(basis, rep_in, rep_out)
     if residual > (ITERATIVE_TOLERANCE if method == "iterative" else TOLERANCE):
         raise RuntimeError(f"the {method} solver's basis of Hom({rep_in!r}, {rep_out!r}) violates the constraint by "
@@ -225,10 +226,16 @@ def _dense_basis(rep_in: Representation, rep_out: Representation, generators) ->
         return torch.eye(d_out * d_in, dtype=torch.float64).reshape(-1, d_out, d_in)
     constraints = torch.cat(blocks)
     scale = max(1.0, float(constraints.abs().max()))
-    _, singular, vh = torch.linalg.svd(constraints / scale, full_matrices=False)  # rows ≥ columns: Vh is square
-    tolerance = max(constraints.shape) * torch.finfo(torch.float64).eps * 10
-    rank = int((singular > tolerance).sum())
-    null = vh[rank:]
+    constraints = constraints / scale
+    try:
+        _, singular, vh = torch.linalg.svd(constraints, full_matrices=False)  # rows ≥ columns: Vh is square
+        tolerance = max(constraints.shape) * torch.finfo(torch.float64).eps * 10
+        null = vh[int((singular > tolerance).sum()):]
+    except torch.linalg.LinAlgError:
+        # LAPACK's SVD does not converge on some highly degenerate constraint matrices (D_8: regular ⊗ ψ_1 → regular,
+        # 1024 × 512); the nullspace of the positive semi-definite CᵀC by eigh is the same space (checked below)
+        values, vectors = torch.linalg.eigh(constraints.T @ constraints)
+        null = vectors[:, values <= 1e-10 * max(1.0, float(values.abs().max()))].T
     return _canonical(null).reshape(-1, d_out, d_in)
 
 
