@@ -20,7 +20,7 @@ fraction of the reference body's geodesic diameter, distances along the edge gra
 a random rotation of each (geometry recomputed from the rotated vertices): the intrinsic models give the same
 logits up to round-off, the coordinate GCN collapses.
 
-* quick: a 642-vertex creature (icosphere level 3), 16 training / 2 validation / 8 test poses, 25 epochs, batches
+* quick: a 642-vertex creature (icosphere level 3), 16 training / 2 validation / 8 test poses, 20 epochs, batches
   of 4 poses, hidden width 32, 4 layers; about a minute in all on 2 CPU cores.
 * full: a 2,562-vertex creature (level 4), FAUST's split sizes 80 training / 20 test poses (+10 validation),
   300 epochs.
@@ -72,7 +72,7 @@ class CorrespondenceConfig:
     train: int = 16
     valid: int = 2
     test: int = 8
-    epochs: int = 25
+    epochs: int = 20
     batch_size: int = 4
     hidden: int = 32
     layers: int = 4

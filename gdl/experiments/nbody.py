@@ -16,7 +16,7 @@ epoch with the best validation MSE (validation every epoch; the test set is scor
 checkpoints (every 5 epochs in quick mode, 50 in full mode; the paper: 5) whenever the validation MSE there is the
 best so far).
 
-* quick: 1,000 train / 500 validation / 1,000 test systems, 50 epochs (EGNN, GNN) and 30 (linear), learning
+* quick: 1,000 train / 500 validation / 1,000 test systems, 40 epochs (EGNN, GNN) and 30 (linear), learning
   rates 1e-3 (EGNN), 3e-3 (GNN), 5e-3 (linear), one CPU thread (small graphs). About a CPU minute. Fewer samples
   and far fewer epochs than the paper: it shows the ranking, it is not a reproduction.
 * full: the paper's 3,000 / 2,000 / 2,000 systems, 10,000 epochs and lr 5·10⁻⁴ for every model (GPU hours).
@@ -133,7 +133,7 @@ class NBodyExperiment(Experiment):
     def epochs(self, model: str, settings: Settings) -> int:
         if not settings.quick:
             return 10_000
-        return 30 if model == "linear" else 50
+        return 30 if model == "linear" else 40
 
     def learning_rate(self, model: str, settings: Settings) -> float:
         return QUICK_LEARNING_RATES[model] if settings.quick else 5e-4
@@ -182,7 +182,7 @@ class NBodyExperiment(Experiment):
                  "2018 as adapted by Satorras et al. 2021: no box, charges ±1, frame 30 → 40), a fresh draw, not the paper's "
                  f"files; {sizes['train']:,} / {sizes['valid']:,} / {sizes['test']:,} systems against the paper's 3,000 / "
                  "2,000 / 2,000. Test MSE is read at the epoch with the best validation MSE. "
-                 + ("Quick mode trains on a third of the paper's training data for 50 epochs (linear: 30) instead of "
+                 + ("Quick mode trains on a third of the paper's training data for 40 epochs (linear: 30) instead of "
                     "10,000, with larger learning rates: the numbers show the ranking, not the paper's values. "
                     if settings.quick else "")
                  + "The paper's O(3)/SE(3) models (TFN, SE(3)-Transformer, Radial Field) are not part of this run.")
