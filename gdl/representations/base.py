@@ -560,8 +560,14 @@ def check_representation(rep: Representation, elements: Sequence[GroupElement] |
             product = rep.matrix(group.compose(g, h))
             error = float((product - a @ b).abs().max()) / max(1.0, float(product.abs().max()))
             if error > tolerance:
+                hint = ""
+                if isinstance(rep, MatrixRepresentation):
+                    raw = rep.function(g)
+                    if isinstance(raw, torch.Tensor) and raw.dtype != torch.float64:
+                        hint = (f"; the function returns {raw.dtype} matrices, whose round-off alone exceeds the "
+                                "tolerance: compute ρ(g) in float64")
                 raise ValueError(f"{rep!r} is not a representation of {group!r}: ρ(gh) ≠ ρ(g)ρ(h) for g = {g!r}, "
-                                 f"h = {h!r} (relative error {error:.3g} > {tolerance:g})")
+                                 f"h = {h!r} (relative error {error:.3g} > {tolerance:g}){hint}")
     algebra = rep.lie_algebra()
     if tuple(algebra.shape) != (group.lie_algebra_dimension, rep.dim, rep.dim):
         raise ValueError(f"{rep!r}: dρ should have shape [{group.lie_algebra_dimension}, {rep.dim}, {rep.dim}], "

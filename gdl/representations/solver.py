@@ -213,8 +213,9 @@ def _orthonormal_rows(vectors: torch.Tensor) -> torch.Tensor:
     """Rows spanning the same space, orthonormal, in a sign- and order-stable form (reduced echelon then QR)."""
     if vectors.shape[0] == 0:
         return vectors
-    q, _ = torch.linalg.qr(vectors.T)
-    return q.T.contiguous()
+    q, r = torch.linalg.qr(vectors.T)
+    signs = torch.where(r.diagonal() < 0, -1.0, 1.0).to(q.dtype)  # R with a positive diagonal: Gram–Schmidt's basis,
+    return (q * signs[None, :]).T.contiguous()                       # whatever sign convention LAPACK uses
 
 
 def _dense_basis(rep_in: Representation, rep_out: Representation, generators) -> torch.Tensor:
