@@ -41,13 +41,14 @@ from gdl.core.checks import check_choice, check_edge_index
 from gdl.symmetries.geometric import AbsentField
 from gdl.symmetries.permutations import EdgeIndexField, Permutations, SetField
 
+from .attention import block_sparse_attention, choose_sparse_path, fused_sparse_attention
 from .base import GraphLayer, graph_bad_inputs
 from .builders import causal_graph, complete_graph, graph_structure
 
 __all__ = ["TransformerGNNLayer", "TransformerGNN", "TransformerEncoderLayerOnGraph", "EdgeSoftmaxAttention", "PATHS"]
 
-#: the values of ``path`` accepted by :meth:`TransformerGNNLayer.forward`
-PATHS = ("auto", "dense", "message_passing")
+#: the values of ``path`` accepted by :meth:`TransformerGNNLayer.forward` (see :mod:`gdl.graphs.attention`)
+PATHS = ("auto", "dense", "block_sparse", "fused_sparse", "message_passing")
 #: the activations ``nn.TransformerEncoderLayer`` accepts by name (others are passed as callables)
 TORCH_ACTIVATIONS = ("relu", "gelu")
 
@@ -119,9 +120,15 @@ class TransformerGNNLayer(GraphLayer):
 
     Graphs and paths:
 
-    * ``edge_index`` given: message passing over it (O(E) time and memory). When the graph is exactly the
-      complete or the causal graph (:func:`~gdl.graphs.builders.graph_structure`, checked in O(E)) and
-      ``path="auto"``, the layer dispatches to ``F.scaled_dot_product_attention`` instead; the numbers agree.
+    * ``edge_index`` given: attention over it, by one of four paths with the same numbers (``path``):
+      ``"dense"`` (``F.scaled_dot_product_attention``; only the complete and the causal graph,
+      :func:`~gdl.graphs.builders.graph_structure`, checked in O(E)), ``"fused_sparse"`` (any graph, O(E·H) memory,
+      with a backward: :func:`~gdl.graphs.attention.fused_sparse_attention`), ``"block_sparse"``
+      (FlexAttention with the graph's block mask, :func:`~gdl.graphs.attention.block_sparse_attention`; no backward
+      on the CPU) and ``"message_passing"`` (:class:`EdgeSoftmaxAttention`, the per-edge reference, O(E·C) memory).
+      ``path="auto"`` takes the dense path on the complete and the causal graph, else
+      :func:`~gdl.graphs.attention.choose_sparse_path`: message passing while dropout on α is active, block-sparse
+      for inference on large structured graphs, the fused sparse path otherwise.
     * ``edge_index=None``: the complete graph (``causal=False``) or the causal graph (``causal=True``) without
       building it: dense attention.
     * ``causal=True`` with an ``edge_index`` asserts that no node receives from a later one (raises otherwise).
@@ -142,7 +149,7 @@ class TransformerGNNLayer(GraphLayer):
         norm_first: pre-norm instead of post-norm.
         bias: biases in the linear maps and layer norms.
         path: the default of :meth:`forward`'s ``path`` (what a :class:`~gdl.core.Blueprint`, which passes no
-            keywords, runs): ``"auto"``, ``"dense"`` or ``"message_passing"``.
+            keywords, runs): one of :data:`PATHS`.
 
     N is read from x (``layer.field_types(x, edge_index)``); the layer runs on any number of nodes.
 
@@ -228,31 +235,44 @@ class TransformerGNNLayer(GraphLayer):
             x: node features ``[N, C]`` or ``[B, N, C]``.
             edge_index: ``[2, E]`` edges j → i (``edge_index[:, e] = (j, i)``), or ``None``.
             causal: assert (and with ``edge_index=None``: use) the causal graph; an edge j → i with j > i raises.
-            path: ``"auto"`` (dense for the complete/causal graph, else message passing), ``"dense"`` (requires one
-                of those two graphs) or ``"message_passing"``; ``None``: the layer's ``path``.
+            path: ``"auto"`` (dense for the complete/causal graph, else
+                :func:`~gdl.graphs.attention.choose_sparse_path`), ``"dense"`` (requires one of those two graphs),
+                ``"block_sparse"``, ``"fused_sparse"`` or ``"message_passing"``; ``None``: the layer's ``path``.
         """
         path = self.path if path is None else check_choice(path, PATHS, "path")
         num_nodes = self._features(x).group.n
         if edge_index is None:
             structure = "causal" if causal else "complete"
-            if path == "message_passing":
+            if path not in ("auto", "dense"):
                 edge_index = causal_graph(num_nodes, x.device) if causal else complete_graph(num_nodes, device=x.device)
         else:
             check_edge_index(edge_index, num_nodes)
             if causal:
                 self._check_causal(edge_index)
-            structure = graph_structure(edge_index, num_nodes) if path != "message_passing" else None
+            structure = graph_structure(edge_index, num_nodes) if path in ("auto", "dense") else None
             if path == "dense" and structure is None:
                 raise ValueError(f"path='dense' needs the complete graph ({num_nodes ** 2} edges) or the causal graph "
                                  f"({num_nodes * (num_nodes + 1) // 2} edges) on {num_nodes} nodes; the given edge_index "
-                                 f"with {edge_index.shape[1]} edges is neither (use path='auto' or 'message_passing')")
+                                 f"with {edge_index.shape[1]} edges is neither (use path='auto', 'fused_sparse', "
+                                 f"'block_sparse' or 'message_passing')")
+        if path in ("auto", "dense") and structure is not None:
+            path = "dense"
+        dropping = self.training and self.dropout > 0
+        if path == "auto":
+            needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+            path = choose_sparse_path(edge_index, num_nodes, needs_grad=needs_grad, attention_dropout=dropping,
+                                      dtype=x.dtype, device=x.device)
+        elif path in ("fused_sparse", "block_sparse") and dropping:
+            raise ValueError(f"path={path!r} has no dropout on the attention weights, but the layer is in training mode "
+                             f"with dropout={self.dropout}: use path='message_passing' (or 'auto', which takes it), "
+                             f"eval mode, or dropout=0")
         unbatched = x.dim() == 2
         h = x.unsqueeze(0) if unbatched else x
         if self.norm_first:
-            h = h + self._attention_block(self.norm1(h), edge_index, structure)
+            h = h + self._attention_block(self.norm1(h), edge_index, path, structure)
             h = h + self._feedforward_block(self.norm2(h))
         else:
-            h = self.norm1(h + self._attention_block(h, edge_index, structure))
+            h = self.norm1(h + self._attention_block(h, edge_index, path, structure))
             h = self.norm2(h + self._feedforward_block(h))
         return h.squeeze(0) if unbatched else h
 
@@ -270,16 +290,22 @@ class TransformerGNNLayer(GraphLayer):
         batch, n, _ = h.shape
         return self.in_proj(h.transpose(0, 1)).view(n, batch, 3, self.nhead, self.head_dim).unbind(dim=2)
 
-    def _attention_block(self, h: torch.Tensor, edge_index: torch.Tensor | None, structure: str | None) -> torch.Tensor:
+    def _attention_block(self, h: torch.Tensor, edge_index: torch.Tensor | None, path: str,
+                         structure: str | None) -> torch.Tensor:
         batch, n, _ = h.shape
-        if structure is not None:  # dense fast path: the graph is the complete or the causal one
-            query, key, value = self.in_proj(h).view(batch, n, 3, self.nhead, self.head_dim).permute(2, 0, 3, 1, 4)
-            out = F.scaled_dot_product_attention(query, key, value, dropout_p=self.dropout if self.training else 0.0,
-                                                 is_causal=structure == "causal")  # [B, H, N, d_h]
-            out = self.out_proj(out.transpose(1, 2).reshape(batch, n, self.d_model))
-        else:
+        if path == "message_passing":
             out = self.attention(*self._heads(h), edge_index)  # [N, B, H, d_h]
             out = self.out_proj(out.reshape(n, batch, self.d_model)).transpose(0, 1)
+            return F.dropout(out, p=self.dropout, training=self.training)
+        query, key, value = self.in_proj(h).view(batch, n, 3, self.nhead, self.head_dim).permute(2, 0, 3, 1, 4)
+        if path == "dense":  # the graph is the complete or the causal one
+            out = F.scaled_dot_product_attention(query, key, value, dropout_p=self.dropout if self.training else 0.0,
+                                                 is_causal=structure == "causal")  # [B, H, N, d_h]
+        elif path == "fused_sparse":
+            out = fused_sparse_attention(query, key, value, edge_index)
+        else:
+            out = block_sparse_attention(query, key, value, edge_index)
+        out = self.out_proj(out.transpose(1, 2).reshape(batch, n, self.d_model))
         return F.dropout(out, p=self.dropout, training=self.training)
 
     def _feedforward_block(self, h: torch.Tensor) -> torch.Tensor:
