@@ -566,6 +566,10 @@ class SteerableConv(ExactBasis, EquivariantModule):
 
     def _expand(self, weight: torch.Tensor, bases: list[torch.Tensor]) -> torch.Tensor:
         """The kernel ``[d_out, d_in, K, K]`` from coefficients ``weight`` on ``bases`` (one einsum per pair of kinds)."""
+        with torch.autocast(weight.device.type, enabled=False):  # the kernel in the weights' dtype; conv2d autocasts
+            return self._expand_exact(weight, bases)
+
+    def _expand_exact(self, weight: torch.Tensor, bases: list[torch.Tensor]) -> torch.Tensor:
         k = self.kernel_size
         blocks = []
         for chunk, basis, pair in zip(weight.split(self._sizes), bases, self._pairs):

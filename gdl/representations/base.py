@@ -299,14 +299,15 @@ class DirectSum(Representation):
             raise ValueError("a direct sum needs at least one summand")
         _common_group(flat, "a direct sum")
         object.__setattr__(self, "parts", tuple(flat))
+        object.__setattr__(self, "_dim", sum(part.dim for part in flat))  # not a field: eq and hash ignore it
 
     @property
     def group(self) -> Group:  # type: ignore[override]
         return self.parts[0].group
 
-    @functools.cached_property
+    @property
     def dim(self) -> int:
-        return sum(part.dim for part in self.parts)
+        return self._dim
 
     @property
     def is_trivial(self) -> bool:
@@ -377,14 +378,15 @@ class TensorProduct(Representation):
             raise ValueError(f"a tensor product needs at least two factors, got {len(flat)}")
         _common_group(flat, "a tensor product")
         object.__setattr__(self, "factors", tuple(flat))
+        object.__setattr__(self, "_dim", math.prod(f.dim for f in flat))  # not a field: eq and hash ignore it
 
     @property
     def group(self) -> Group:  # type: ignore[override]
         return self.factors[0].group
 
-    @functools.cached_property
+    @property
     def dim(self) -> int:
-        return math.prod(f.dim for f in self.factors)
+        return self._dim
 
     @property
     def is_trivial(self) -> bool:

@@ -3,7 +3,6 @@ r"""Field types whose action is a representation: :math:`x \mapsto \rho(g)\, x` 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any
 
 import torch
@@ -35,14 +34,15 @@ class RepresentationField(FieldType):
     def __post_init__(self):
         if not isinstance(self.rep, Representation):
             raise TypeError(f"RepresentationField needs a Representation, got {type(self.rep).__name__}")
+        object.__setattr__(self, "_dim", self.rep.dim)  # not a field: eq and hash ignore it
 
     @property
     def group(self) -> Group:  # type: ignore[override]
         return self.rep.group
 
-    @functools.cached_property
+    @property
     def dim(self) -> int:
-        return self.rep.dim
+        return self._dim
 
     @property
     def supports_pointwise(self) -> bool:  # type: ignore[override]

@@ -98,6 +98,11 @@ class _BlockExpansion(ExactBasis):
             nn.init.normal_(coefficients, std=(d_out * d_in / (r * max(1, fan_in))) ** 0.5)
 
     def forward(self) -> torch.Tensor:
+        device = self.coefficients[0].device.type if len(self.coefficients) else "cpu"
+        with torch.autocast(device, enabled=False):  # W in the weights' dtype; the layer's matmul autocasts
+            return self._expand()
+
+    def _expand(self) -> torch.Tensor:
         flat = None
         for u, coefficients in enumerate(self.coefficients):
             basis = getattr(self, f"basis_{u}")

@@ -48,9 +48,12 @@ class StandardRepresentation(Representation):
 
     group: Group
 
-    @functools.cached_property
+    def __post_init__(self):  # the dimension once (not a field: eq and hash ignore it)
+        object.__setattr__(self, "_dim", _defining_matrix(self.group, self.group.identity()).shape[0])
+
+    @property
     def dim(self) -> int:
-        return _defining_matrix(self.group, self.group.identity()).shape[0]
+        return self._dim
 
     def matrix(self, g: GroupElement) -> torch.Tensor:
         return _defining_matrix(self.group, g)
