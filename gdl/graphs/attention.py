@@ -515,7 +515,8 @@ def fused_sparse_attention(query: Tensor, key: Tensor, value: Tensor, graph: Ten
     else:
         chunk_size = CHUNK_SIZE if chunk_size is None else check_int(chunk_size, "chunk_size")
         save_limit = SAVE_LIMIT if save_limit is None else check_int(save_limit, "save_limit", 0)
-        out = _FusedSparseAttention.apply(q, k, v, plan, scale, chunk_size, save_limit)
+        with torch.autocast(q.device.type, enabled=False):  # torch's sparse CSR kernels have no bf16/fp16 on the CPU
+            out = _FusedSparseAttention.apply(q, k, v, plan, scale, chunk_size, save_limit)
     return out.reshape(*leading, num_nodes, dim).to(query.dtype)
 
 
@@ -886,8 +887,11 @@ def choose_sparse_path(edge_index: Tensor, num_nodes: int, *, needs_grad: bool, 
        :data:`BLOCK_SPARSE_MIN_DENSITY` with a bitmap that fits: ``"block_sparse"`` (FlexAttention; the first call
        compiles);
     3. otherwise ``"fused_sparse"`` (every graph, with a backward).
+
+    Under ``torch.compile`` the rule is ``"message_passing"``: the per-edge path traces as one graph, while the fused
+    and block-sparse paths keep their plans in Python-side caches that Dynamo cannot trace.
     """
-    if attention_dropout:
+    if attention_dropout or torch.compiler.is_compiling():
         return "message_passing"
     if (not needs_grad and dtype in FLEX_DTYPES and num_nodes >= BLOCK_SPARSE_MIN_NODES
             and len(FLEX_COMPILED) < _flex_limit()):
