@@ -21,7 +21,7 @@ with W initialised to the same random orthogonal matrix, and differ only in how 
   exploding gradients.
 
 Settings (batch 128, hidden size H = 64, Adam/RiemannianAdam lr 10⁻³, 1,000 fresh test sequences): quick T = 200,
-400 steps (4 epochs over 12,800 sequences); full T = 500, 5,000 steps (20 epochs over 32,000 sequences). The
+320 steps (4 epochs over 10,240 sequences); full T = 500, 5,000 steps (20 epochs over 32,000 sequences). The
 recurrence has a hand-written backward pass (:class:`ModReLURecurrence`, checked against autograd).
 Arjovsky et al. (2016, T = 100–500) and Lezcano-Casado & Martínez-Rubio (2019, T = 1000 and 2000) show learning
 curves with many more steps rather than a table, so there is no paper column.
@@ -179,7 +179,7 @@ class _Setting:
     test_size: int = 1000
 
 
-QUICK, FULL = _Setting(delay=200, steps=400, epochs=4), _Setting(delay=500, steps=5000, epochs=20)
+QUICK, FULL = _Setting(delay=200, steps=320, epochs=4), _Setting(delay=500, steps=5000, epochs=20)
 
 
 class OrthogonalRNN(Experiment):
