@@ -13,6 +13,7 @@ from gdl import _lazy_exports
 # submodule → the public names it provides (tests/test_layering.py reads this table as the package's imports)
 _LAZY_EXPORTS = {
     "emlp_synthetic": ("SyntheticRegression", "o5_invariant_regression", "o3_inertia", "lorentz_particle_scattering"),
+    "cycles": ("cycle_union_graphs", "CYCLE_LENGTHS", "cycle_partition"),
     "graphs": ("load_karate_club",),
     "meshes": ("load_scanned_mesh",),
     "mnist": ("load_mnist",),

@@ -7,6 +7,8 @@
 * :mod:`gdl.graphs.readout`: the invariant pooling of every graph of a batch (``GraphReadout``) and heads after it.
 * :mod:`gdl.graphs.transformer`: ``TransformerGNNLayer``, attention as message passing, ⇄ ``nn.TransformerEncoderLayer``;
   ``TransformerGNN``, a stack of them on one attention graph.
+* :mod:`gdl.graphs.gps`: ``GPSLayer`` (a local GNN flavour plus global attention, summed, then the feed-forward block;
+  Rampášek et al. 2022) and ``GPS``, a node model of them with positional encodings.
 * :mod:`gdl.graphs.builders`: attention graphs (complete, causal, window, dilated, global tokens + window).
 * :mod:`gdl.graphs.positional`: sinusoidal, Laplacian-eigenvector and random-walk positional encodings.
 * :mod:`gdl.graphs.flavours`: the convolutional, attentional and message-passing GNN layers (⇄ ``GCNConv``, ``GATConv``…).
@@ -36,6 +38,7 @@ from .builders import (
 from .egnn import EGNN, EGNNLayer
 from .expressivity import GIN, GINLayer, wl_colour_refinement, wl_distinguishes, wl_histograms
 from .flavours import AttentionalLayer, ConvolutionalLayer, MessagePassingLayer
+from .gps import GPS, GPSLayer
 from .ign import IGN, IGNLayer, TensorField
 from .networks import AttentionalGNN, ConvolutionalGNN, GraphTransformer, MessagePassingGNN, NodeMLP
 from .positional import LaplacianPE, RandomWalkPE, laplacian_eigenvectors, random_walk_encoding, sinusoidal_encoding
@@ -53,5 +56,5 @@ __all__ = [
     "wl_colour_refinement", "wl_histograms", "wl_distinguishes", "EGNNLayer", "EGNN", "DeepSets",
     "EquivariantSetLayer", "aggregate_set", "Nodewise", "NodeDropout", "GraphReadout", "InvariantMLP",
     "ConvolutionalGNN", "AttentionalGNN", "MessagePassingGNN", "NodeMLP", "GraphTransformer", "TransformerGNN",
-    "IGNLayer", "IGN", "TensorField",
+    "IGNLayer", "IGN", "TensorField", "GPSLayer", "GPS",
 ]
